@@ -1,0 +1,207 @@
+"""The ASGI application: faults first, then the admin API, ARM or the data plane, each answer logged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import socket
+import struct
+import sys
+import time
+import traceback
+import uuid
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from . import admin, errors
+from .arm import router as arm_router
+from .dataplane import router as data_router
+from .errors import ServiceError
+from .faults import FaultRule
+from .http import Call, Reply
+from .service import Service
+
+# Set by the server's protocol to the connection's transport, so a reset fault can abort it.
+CURRENT_TRANSPORT: contextvars.ContextVar[Any] = contextvars.ContextVar("aoai_emulator_transport", default=None)
+MAX_FORM_PART = 1024 * 1024
+
+
+def _plane(path: str) -> str:
+    if path.startswith(admin.PREFIX):
+        return "admin"
+    if arm_router.matches(path):
+        return "arm"
+    return "v1" if "/openai/v1" in path else "dated"
+
+
+class ConnectionResetFault(ConnectionResetError):
+    """Raised in-process when a reset fault fires and there is no socket to abort."""
+
+
+class EmulatorApp:
+    """The emulator as one ASGI callable."""
+
+    def __init__(self, service: Service) -> None:
+        self.svc = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        path: str = scope["path"]
+        method: str = scope["method"]
+        plane = _plane(path)
+        started = time.monotonic()
+        fault: FaultRule | None = None
+        if plane != "admin":
+            fault = self.svc.faults.match(method, path, "before")
+            if fault is not None:
+                if fault.latency_ms:
+                    await asyncio.sleep(fault.latency_ms / 1000)
+                if fault.kind == "latency":
+                    fault = None
+                elif fault.kind == "reset":
+                    self._log(method, path, scope, 0, plane, None, fault, started)
+                    self._reset()
+                    return
+        reply, account = await self._answer(request, method, path, plane, fault)
+        if plane != "admin" and fault is None:
+            after = self.svc.faults.match(method, path, "after")
+            if after is not None:
+                fault = after
+                if after.latency_ms:
+                    await asyncio.sleep(after.latency_ms / 1000)
+                if after.kind == "reset":
+                    self._log(method, path, scope, 0, plane, account, after, started)
+                    self._reset()
+                    return
+                if after.kind == "error":
+                    reply = self._fault_reply(after, plane)
+        self._log(method, path, scope, reply.status, plane, account, fault, started)
+        await self._send(reply, plane, scope, receive, send)
+
+    async def _answer(
+        self, request: Request, method: str, path: str, plane: str, fault: FaultRule | None
+    ) -> tuple[Reply, str | None]:
+        if fault is not None:
+            return self._fault_reply(fault, plane), None
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        form = None
+        body = b""
+        try:
+            if headers.get("content-type", "").startswith("multipart/form-data"):
+                form = await request.form(max_files=4, max_fields=32, max_part_size=MAX_FORM_PART)
+            else:
+                body = await request.body()
+        except Exception as exc:  # noqa: BLE001 - a malformed body is the client's error, answered as such
+            return self._error_reply(errors.invalid_payload(f"The request body could not be read: {exc}"), plane), None
+        call = Call(method, path, dict(request.query_params), headers, body, form, str(request.base_url).rstrip("/"))
+        try:
+            return await anyio.to_thread.run_sync(self._dispatch, call, plane)
+        finally:
+            if form is not None:
+                await form.close()
+
+    def _dispatch(self, call: Call, plane: str) -> tuple[Reply, str | None]:
+        svc = self.svc
+        with svc.lock:
+            svc.base_url = call.base_url
+            account: str | None = None
+            try:
+                if plane == "admin":
+                    reply = admin.dispatch(svc, call)
+                elif plane == "arm":
+                    reply, account = arm_router.dispatch(svc, call)
+                elif data_router.matches(call.path):
+                    reply, _, account = data_router.dispatch(svc, call)
+                else:
+                    raise errors.resource_not_found()
+            except ServiceError as exc:
+                reply = self._error_reply(exc, plane)
+            except Exception:  # noqa: BLE001 - an emulator bug must still answer like a service: 500, logged
+                traceback.print_exc(file=sys.stderr)
+                reply = Reply(500, {"error": {"code": "InternalServerError", "message": "The emulator failed; see its log."}})
+            if reply.status < 500 and call.method != "HEAD":
+                svc.save()
+            return reply, account
+
+    def _error_reply(self, exc: ServiceError, plane: str) -> Reply:
+        body_plane = "dated" if plane == "admin" else plane
+        return Reply(exc.status, exc.body(body_plane), dict(exc.headers))  # type: ignore[arg-type]
+
+    def _fault_reply(self, rule: FaultRule, plane: str) -> Reply:
+        code = rule.code or str(rule.status)
+        message = rule.message or f"Injected fault {rule.id}: the service answered {rule.status}."
+        if rule.status == 429:
+            exc = errors.too_many_requests(rule.retry_after, code, rule.message)
+        else:
+            exc = ServiceError(rule.status, code, message, gateway=plane != "arm")
+        reply = self._error_reply(exc, plane)
+        reply.headers.update(rule.headers())
+        return reply
+
+    def _reset(self) -> None:
+        transport = CURRENT_TRANSPORT.get()
+        if transport is None:
+            raise ConnectionResetFault("injected connection reset")
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # An RST instead of a FIN: the client sees "connection reset by peer", as with a dropped gateway.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    def _log(self, method: str, path: str, scope: Scope, status: int, plane: str, account: str | None,
+             fault: FaultRule | None, started: float) -> None:
+        if plane == "admin":
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        self.svc.log({
+            "time": time.time(),
+            "emulator_time": self.svc.now(),
+            "method": method,
+            "path": path,
+            "query": query,
+            "status": status,
+            "plane": plane,
+            "account": account,
+            "fault": fault.id if fault else None,
+            "reset": bool(fault and fault.kind == "reset"),
+            "ms": round((time.monotonic() - started) * 1000, 3),
+        })
+
+    async def _send(self, reply: Reply, plane: str, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = str(uuid.uuid4())
+        headers = dict(reply.headers)
+        if plane == "arm":
+            headers.update({
+                "x-ms-request-id": request_id,
+                "x-ms-correlation-request-id": request_id,
+                "x-ms-ratelimit-remaining-subscription-reads": "11999",
+                "x-ms-ratelimit-remaining-subscription-writes": "1199",
+            })
+        elif plane != "admin":
+            headers.update({"apim-request-id": request_id, "x-request-id": request_id, "x-ms-region": "emulator"})
+        response: Response
+        if reply.file_path is not None:
+            response = FileResponse(reply.file_path, status_code=reply.status, headers=headers,
+                                    media_type=reply.media_type)
+        elif reply.raw is not None:
+            response = Response(reply.raw, status_code=reply.status, headers=headers, media_type=reply.media_type)
+        elif reply.body is None:
+            response = Response(b"", status_code=reply.status, headers=headers)
+            if reply.status in (202, 204):
+                response.headers.pop("content-type", None)
+        else:
+            response = Response(orjson.dumps(reply.body), status_code=reply.status, headers=headers,
+                                media_type="application/json")
+        await response(scope, receive, send)

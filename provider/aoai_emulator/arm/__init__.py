@@ -1,0 +1,1 @@
+"""Azure Resource Manager for ``Microsoft.CognitiveServices``: resource groups, accounts, deployments, operations."""

@@ -1,0 +1,1 @@
+"""The Azure OpenAI data plane: files, fine-tuning jobs, checkpoint copies, models, minimal inference."""

@@ -1,0 +1,218 @@
+"""Files: multipart upload, import from a URL, list, get, content and delete."""
+
+from __future__ import annotations
+
+import shutil
+import urllib.parse
+from pathlib import Path
+from typing import IO, Any
+
+import httpx2
+
+from .. import errors, lifecycle
+from ..catalog import UPLOAD_PURPOSES
+from ..dataset_rules import check_dataset
+from ..http import Reply, public
+from ..results import results_csv
+from ..state import Obj
+from .context import Ctx, page
+
+EXPIRY_RANGE = (1_209_600, 2_592_000)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def _settled(ctx: Ctx, file: Obj, read: bool = True) -> dict[str, Any]:
+    lifecycle.settle_file(file, ctx.svc.now(), ctx.svc.timings, ctx.svc.step(read))
+    return public(file)
+
+
+def get_file(ctx: Ctx, file_id: str) -> Obj:
+    """The file record, or the 404 the service answers."""
+    file: Obj | None = ctx.account["files"].get(file_id)
+    if file is None:
+        raise errors.not_found("file", file_id)
+    return file
+
+
+def _expiry(ctx: Ctx, fields: dict[str, Any], now: float) -> int | None:
+    anchor = fields.get("expires_after[anchor]", fields.get("expires_after.anchor"))
+    seconds = fields.get("expires_after[seconds]", fields.get("expires_after.seconds"))
+    if anchor is None and seconds is None:
+        return None
+    if anchor != "created_at":
+        raise errors.invalid_payload("'expires_after.anchor' must be 'created_at'.", "expires_after.anchor")
+    try:
+        secs = int(seconds)
+    except (TypeError, ValueError):
+        raise errors.invalid_payload("'expires_after.seconds' must be an integer.", "expires_after.seconds") from None
+    low, high = EXPIRY_RANGE
+    if not low <= secs <= high:
+        raise errors.invalid_payload(
+            f"'expires_after.seconds' must be between {low} (14 days) and {high} (30 days), not {secs}.",
+            "expires_after.seconds",
+        )
+    return int(now) + secs
+
+
+def _check_purpose(ctx: Ctx, purpose: Any, filename: str) -> str:
+    if not isinstance(purpose, str) or not purpose:
+        raise errors.invalid_payload("'purpose' is required.", "purpose")
+    if purpose not in UPLOAD_PURPOSES:
+        raise errors.invalid_payload(
+            f"'purpose' must be one of {', '.join(sorted(UPLOAD_PURPOSES))}, not {purpose!r}.", "purpose"
+        )
+    if purpose == "fine-tune":
+        if not filename.lower().endswith(".jsonl"):
+            raise errors.invalid_payload(
+                f"Invalid file format: '{filename}'. Fine-tuning files must be JSON Lines with a .jsonl name.", "file"
+            )
+        count = sum(1 for f in ctx.account["files"].values() if f["purpose"] == "fine-tune")
+        if count >= ctx.svc.limits.max_files:
+            raise errors.quota_exceeded(
+                f"The account already holds {count} fine-tuning files, the maximum; delete some first."
+            )
+    return purpose
+
+
+def _store(ctx: Ctx, source: IO[bytes], purpose: str, filename: str, expires_at: int | None) -> Reply:
+    svc = ctx.svc
+    file_id = svc.store.ids.new("file")
+    target = svc.store.blob_path(file_id)
+    with target.open("wb") as out:
+        shutil.copyfileobj(source, out, 1024 * 1024)
+    size = target.stat().st_size
+    if size > svc.limits.max_file_bytes:
+        target.unlink()
+        raise errors.invalid_payload(
+            f"The file is {size} bytes; the maximum is {svc.limits.max_file_bytes} bytes (512 MB).", "file"
+        )
+    errs: list[str] = []
+    fmt, examples, tokens = None, 0, 0
+    if purpose == "fine-tune":
+        with target.open("rb") as stream:
+            verdict = check_dataset(stream, svc.limits.min_examples)
+        errs, fmt, examples, tokens = verdict.errors, verdict.format, verdict.examples, verdict.tokens
+        details = verdict.status_details() if errs else None
+    else:
+        details = None
+    now = svc.now()
+    file: Obj = {
+        "object": "file",
+        "id": file_id,
+        "created_at": lifecycle.epoch_seconds(now),
+        "status": "pending",
+        "bytes": size,
+        "purpose": purpose,
+        "filename": filename,
+        "_since": now,
+        "_errors": errs,
+        "_status_details": details,
+        "_format": fmt,
+        "_examples": examples,
+        "_tokens": tokens,
+    }
+    if expires_at is not None:
+        file["expires_at"] = expires_at
+    ctx.account["files"][file_id] = file
+    return ctx.created(public(file), f"files/{file_id}")
+
+
+def upload(ctx: Ctx, _: dict[str, str]) -> Reply:
+    """``POST /files``: a multipart upload."""
+    form = ctx.call.form
+    if form is None:
+        raise errors.invalid_payload("Uploads must be multipart/form-data with 'purpose' and 'file'.", "file")
+    upload_file = form.get("file")
+    if upload_file is None or isinstance(upload_file, str):
+        raise errors.invalid_payload("'file' is required and must be a file part.", "file")
+    filename = upload_file.filename or "upload"
+    purpose = _check_purpose(ctx, form.get("purpose"), filename)
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    expires_at = _expiry(ctx, fields, ctx.svc.now())
+    upload_file.file.seek(0)
+    return _store(ctx, upload_file.file, purpose, filename, expires_at)
+
+
+def _open_source(url: str) -> IO[bytes]:
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme == "file":
+        path = Path(urllib.parse.unquote(parsed.path))
+        if not path.is_file():
+            raise errors.ServiceError(400, "fileImportFailed", f"The file at '{url}' could not be read.", target="content_url")
+        return path.open("rb")
+    if parsed.scheme in ("http", "https") and parsed.hostname in LOOPBACK_HOSTS:
+        import tempfile
+
+        spool = tempfile.TemporaryFile()
+        try:
+            with httpx2.stream("GET", url, timeout=30.0) as response:
+                if response.status_code != 200:
+                    raise errors.ServiceError(
+                        400, "fileImportFailed", f"GET {url} answered {response.status_code}.", target="content_url"
+                    )
+                for chunk in response.iter_bytes():
+                    spool.write(chunk)
+        except httpx2.HTTPError as exc:
+            raise errors.ServiceError(400, "fileImportFailed", f"GET {url} failed: {exc}.", target="content_url") from None
+        spool.seek(0)
+        return spool
+    raise errors.ServiceError(
+        400,
+        "fileImportFailed",
+        f"The emulator imports only file:// and loopback http(s) URLs, not '{url}'.",
+        target="content_url",
+    )
+
+
+def import_file(ctx: Ctx, _: dict[str, str]) -> Reply:
+    """``POST /files/import``: the service fetches the content from a URL."""
+    body = ctx.call.json()
+    filename = body.get("filename")
+    if not isinstance(filename, str) or not filename:
+        raise errors.invalid_payload("'filename' is required.", "filename")
+    url = body.get("content_url")
+    if not isinstance(url, str) or not url:
+        raise errors.invalid_payload("'content_url' is required.", "content_url")
+    purpose = _check_purpose(ctx, body.get("purpose"), filename)
+    expiry = body.get("expires_after") or {}
+    fields = {f"expires_after.{k}": v for k, v in expiry.items()} if isinstance(expiry, dict) else {}
+    expires_at = _expiry(ctx, fields, ctx.svc.now())
+    with _open_source(url) as source:
+        return _store(ctx, source, purpose, filename, expires_at)
+
+
+def list_files(ctx: Ctx, _: dict[str, str]) -> Reply:
+    """``GET /files`` with ``purpose``, ``limit``, ``after``, ``order``."""
+    purpose = ctx.call.query.get("purpose")
+    order = ctx.call.query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise errors.invalid_payload(f"'order' must be 'asc' or 'desc', not {order!r}.", "order")
+    files = [f for f in ctx.account["files"].values() if purpose is None or f["purpose"] == purpose]
+    files.sort(key=lambda f: (f["created_at"], f["_since"]), reverse=order == "desc")
+    return page(ctx, [_settled(ctx, f) for f in files], 10_000, ids_in_body=ctx.v1)
+
+
+def retrieve(ctx: Ctx, params: dict[str, str]) -> Reply:
+    """``GET /files/{id}``."""
+    return Reply(200, _settled(ctx, get_file(ctx, params["file"])))
+
+
+def delete(ctx: Ctx, params: dict[str, str]) -> Reply:
+    """``DELETE /files/{id}``: allowed even when a job used the file."""
+    file = get_file(ctx, params["file"])
+    del ctx.account["files"][file["id"]]
+    ctx.svc.store.drop_blob(file["id"])
+    return Reply(200, {"object": "file", "deleted": True, "id": file["id"]})
+
+
+def content(ctx: Ctx, params: dict[str, str]) -> Reply:
+    """``GET /files/{id}/content``: the raw bytes (a job's ``results.csv`` is generated)."""
+    file = get_file(ctx, params["file"])
+    job_id = file.get("_generated_by")
+    if job_id:
+        job = ctx.account["jobs"].get(job_id)
+        if job is None:
+            raise errors.not_found("file", file["id"])
+        raw = results_csv(job["seed"], job["_total_steps"], job["_steps_per_epoch"], bool(job.get("validation_file")))
+        return Reply(200, raw=raw, media_type="application/octet-stream")
+    return Reply(200, file_path=ctx.svc.store.blob_path(file["id"]), media_type="application/octet-stream")

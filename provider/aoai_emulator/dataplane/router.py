@@ -1,0 +1,75 @@
+"""Routes ``/{account}/openai[/v1]/...`` to handlers, after the api-version and auth checks Azure makes first."""
+
+from __future__ import annotations
+
+import re
+
+from .. import auth, errors
+from ..catalog import DATED_VERSIONS, V1_VERSIONS
+from ..http import Call, Reply
+from ..service import Service
+from . import files, jobs, models
+from .context import Ctx, Handler
+
+PREFIX_RE = re.compile(r"^/(?P<account>[^/_][^/]*)/openai(?P<v1>/v1)?(?P<rest>/.*)?$")
+_ID = r"[^/]+"
+
+# (path regex, {method: (handler, dialects)}): dialects "d" dated, "v" v1.
+ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[Handler, str]]]] = [
+    (re.compile(r"^/files$"), {"GET": (files.list_files, "dv"), "POST": (files.upload, "dv")}),
+    (re.compile(r"^/files/import$"), {"POST": (files.import_file, "d")}),
+    (re.compile(rf"^/files/(?P<file>{_ID})$"), {"GET": (files.retrieve, "dv"), "DELETE": (files.delete, "dv")}),
+    (re.compile(rf"^/files/(?P<file>{_ID})/content$"), {"GET": (files.content, "dv")}),
+    (re.compile(r"^/fine_tuning/jobs$"), {"GET": (jobs.list_jobs, "dv"), "POST": (jobs.create, "dv")}),
+    (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})$"), {"GET": (jobs.retrieve, "dv"), "DELETE": (jobs.delete, "d")}),
+    (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})/cancel$"), {"POST": (jobs.cancel, "dv")}),
+    (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})/pause$"), {"POST": (jobs.pause, "dv")}),
+    (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})/resume$"), {"POST": (jobs.resume, "dv")}),
+    (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})/events$"), {"GET": (jobs.events, "dv")}),
+    (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})/checkpoints$"), {"GET": (jobs.checkpoints, "dv")}),
+    (
+        re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})/checkpoints/(?P<checkpoint>{_ID})/copy$"),
+        {"POST": (models.start_copy, "v"), "GET": (models.copy_status, "v")},
+    ),
+    (re.compile(r"^/models$"), {"GET": (models.list_models, "dv")}),
+    (re.compile(rf"^/models/(?P<model>{_ID})$"), {"GET": (models.retrieve_model, "dv"), "DELETE": (models.delete_model, "v")}),
+    (re.compile(rf"^/deployments/(?P<deployment>{_ID})/chat/completions$"), {"POST": (models.chat, "d")}),
+    (re.compile(r"^/chat/completions$"), {"POST": (models.chat, "v")}),
+]
+
+
+def matches(path: str) -> bool:
+    """True when ``path`` is a data-plane path."""
+    return PREFIX_RE.match(path) is not None
+
+
+def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
+    """Answer a data-plane call; returns the reply, the plane for errors, and the account name."""
+    m = PREFIX_RE.match(call.path)
+    assert m is not None
+    v1 = bool(m["v1"])
+    plane = "v1" if v1 else "dated"
+    account = svc.accounts.get(m["account"].lower())
+    # The endpoint of an account that does not exist (or is still provisioning) does not resolve.
+    if account is None or account["properties"]["provisioningState"] not in ("Succeeded",):
+        raise errors.resource_not_found()
+    version = call.query.get("api-version", "v1" if v1 else "")
+    if v1 and version not in V1_VERSIONS:
+        raise errors.ServiceError(400, "BadRequest", f"API version '{version}' is not supported on /openai/v1; use 'v1' or 'preview'.", gateway=True)
+    if not v1 and version not in DATED_VERSIONS:
+        raise errors.resource_not_found()
+    auth.check_data_plane(account, call.headers)
+    rest = m["rest"] or "/"
+    dialect = "v" if v1 else "d"
+    for pattern, methods in ROUTES:
+        route = pattern.match(rest)
+        if route is None:
+            continue
+        handler = methods.get(call.method)
+        if handler is None or dialect not in handler[1]:
+            if any(dialect in d for _, d in methods.values()):
+                raise errors.ServiceError(405, "405", f"The method {call.method} is not allowed here.", gateway=True)
+            break
+        ctx = Ctx(svc, account, call, v1, version)
+        return handler[0](ctx, route.groupdict()), plane, account["name"]
+    raise errors.resource_not_found()

@@ -1,0 +1,87 @@
+"""Serving the app on a socket with uvicorn: as a command, or in a thread for tests and scripts."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .app import CURRENT_TRANSPORT, EmulatorApp
+
+
+class ResettableH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, exposing each connection's transport to the app for reset faults."""
+
+    def handle_events(self) -> None:
+        # The request task inherits this context, so the app can find and abort its own connection.
+        token = CURRENT_TRANSPORT.set(self.transport)
+        try:
+            super().handle_events()
+        finally:
+            CURRENT_TRANSPORT.reset(token)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (``port`` 0 picks a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(app: EmulatorApp, *, host: str, tls: tuple[Path, Path] | None) -> uvicorn.Server:
+    """A uvicorn server for the app, with the reset-capable protocol and optional TLS."""
+    kwargs: dict[str, Any] = {}
+    if tls is not None:
+        kwargs.update(ssl_certfile=str(tls[0]), ssl_keyfile=str(tls[1]))
+    config = uvicorn.Config(
+        app,
+        host=host,
+        http=ResettableH11Protocol,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=30,
+        **kwargs,
+    )
+    return uvicorn.Server(config)
+
+
+def base_url(sock: socket.socket, host: str, tls: bool) -> str:
+    """The URL clients use to reach a bound socket."""
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+class ServerThread:
+    """The emulator served from a background thread; ``stop()`` shuts it down."""
+
+    def __init__(self, app: EmulatorApp, *, host: str = "127.0.0.1", port: int = 0,
+                 tls: tuple[Path, Path] | None = None) -> None:
+        self.sock = bind(host, port)
+        self.url = base_url(self.sock, host, tls is not None)
+        self.ca_path = tls[0] if tls else None
+        self.server = make_server(app, host=host, tls=tls)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
+                                       name="aoai-emulator")
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the emulator server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+        self.sock.close()
