@@ -20,8 +20,13 @@ DEFAULT_GROUP = "emulator"
 PREFIX = "/_emulator"
 
 
-def seed_account(svc: Service, name: str, location: str = "eastus2", subscription: str = DEFAULT_SUBSCRIPTION,
-                 group: str = DEFAULT_GROUP) -> dict[str, Any]:
+def seed_account(
+    svc: Service,
+    name: str,
+    location: str = "eastus2",
+    subscription: str = DEFAULT_SUBSCRIPTION,
+    group: str = DEFAULT_GROUP,
+) -> dict[str, Any]:
     """Create a ready account without ARM; returns its endpoint, keys and ARM id."""
     account = svc.accounts.get(name.lower())
     if account is None:
@@ -49,15 +54,20 @@ def _fail_job(svc: Service, job_id: str, body: dict[str, Any]) -> Reply:
             continue
         if job["_phase"] in lifecycle.JOB_TERMINAL:
             raise errors.unexpected_state(f"The job '{job_id}' is already {job['status']}.")
-        lifecycle.fail_job(job, svc.now(), str(body.get("code", "internalFailure")),
-                           str(body.get("message", "The job failed during training.")), body.get("param"))
+        lifecycle.fail_job(
+            job,
+            svc.now(),
+            str(body.get("code", "internalFailure")),
+            str(body.get("message", "The job failed during training.")),
+            body.get("param"),
+        )
         return Reply(200, {k: v for k, v in job.items() if not k.startswith("_")})
     raise errors.not_found("fine-tuning job", job_id)
 
 
 def dispatch(svc: Service, call: Call) -> Reply:
     """Answer an admin call."""
-    path = call.path[len(PREFIX):].rstrip("/")
+    path = call.path[len(PREFIX) :].rstrip("/")
     method = call.method
     if path == "/health" and method == "GET":
         return Reply(200, {"ok": True, "base_url": svc.base_url})
@@ -105,9 +115,16 @@ def dispatch(svc: Service, call: Call) -> Reply:
             name = body.get("name")
             if not isinstance(name, str):
                 raise errors.invalid_payload("'name' is required.", "name")
-            return Reply(201, seed_account(svc, name, str(body.get("location", "eastus2")),
-                                           str(body.get("subscription", DEFAULT_SUBSCRIPTION)),
-                                           str(body.get("resource_group", DEFAULT_GROUP))))
+            return Reply(
+                201,
+                seed_account(
+                    svc,
+                    name,
+                    str(body.get("location", "eastus2")),
+                    str(body.get("subscription", DEFAULT_SUBSCRIPTION)),
+                    str(body.get("resource_group", DEFAULT_GROUP)),
+                ),
+            )
     m = re.fullmatch(r"/jobs/([^/]+)/fail", path)
     if m and method == "POST":
         return _fail_job(svc, m[1], call.json() if call.body else {})

@@ -50,6 +50,7 @@ class EmulatorApp:
         self.svc = service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection event."""
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
@@ -71,7 +72,7 @@ class EmulatorApp:
                 if fault.kind == "latency":
                     fault = None
                 elif fault.kind == "reset":
-                    self._log(method, path, scope, 0, plane, None, fault, started)
+                    self._log(method, path, scope, status=0, plane=plane, account=None, fault=fault, started=started)
                     self._reset()
                     return
         reply, account = await self._answer(request, method, path, plane, fault)
@@ -82,12 +83,12 @@ class EmulatorApp:
                 if after.latency_ms:
                     await asyncio.sleep(after.latency_ms / 1000)
                 if after.kind == "reset":
-                    self._log(method, path, scope, 0, plane, account, after, started)
+                    self._log(method, path, scope, status=0, plane=plane, account=account, fault=after, started=started)
                     self._reset()
                     return
                 if after.kind == "error":
                     reply = self._fault_reply(after, plane)
-        self._log(method, path, scope, reply.status, plane, account, fault, started)
+        self._log(method, path, scope, status=reply.status, plane=plane, account=account, fault=fault, started=started)
         await self._send(reply, plane, scope, receive, send)
 
     async def _answer(
@@ -103,7 +104,7 @@ class EmulatorApp:
                 form = await request.form(max_files=4, max_fields=32, max_part_size=MAX_FORM_PART)
             else:
                 body = await request.body()
-        except Exception as exc:  # noqa: BLE001 - a malformed body is the client's error, answered as such
+        except Exception as exc:
             return self._error_reply(errors.invalid_payload(f"The request body could not be read: {exc}"), plane), None
         call = Call(method, path, dict(request.query_params), headers, body, form, str(request.base_url).rstrip("/"))
         try:
@@ -128,9 +129,11 @@ class EmulatorApp:
                     raise errors.resource_not_found()
             except ServiceError as exc:
                 reply = self._error_reply(exc, plane)
-            except Exception:  # noqa: BLE001 - an emulator bug must still answer like a service: 500, logged
+            except Exception:
                 traceback.print_exc(file=sys.stderr)
-                reply = Reply(500, {"error": {"code": "InternalServerError", "message": "The emulator failed; see its log."}})
+                reply = Reply(
+                    500, {"error": {"code": "InternalServerError", "message": "The emulator failed; see its log."}}
+                )
             if reply.status < 500 and call.method != "HEAD":
                 svc.save()
             return reply, account
@@ -160,48 +163,64 @@ class EmulatorApp:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         transport.abort()
 
-    def _log(self, method: str, path: str, scope: Scope, status: int, plane: str, account: str | None,
-             fault: FaultRule | None, started: float) -> None:
+    def _log(
+        self,
+        method: str,
+        path: str,
+        scope: Scope,
+        *,
+        status: int,
+        plane: str,
+        account: str | None,
+        fault: FaultRule | None,
+        started: float,
+    ) -> None:
         if plane == "admin":
             return
         query = scope.get("query_string", b"").decode("latin-1")
-        self.svc.log({
-            "time": time.time(),
-            "emulator_time": self.svc.now(),
-            "method": method,
-            "path": path,
-            "query": query,
-            "status": status,
-            "plane": plane,
-            "account": account,
-            "fault": fault.id if fault else None,
-            "reset": bool(fault and fault.kind == "reset"),
-            "ms": round((time.monotonic() - started) * 1000, 3),
-        })
+        self.svc.log(
+            {
+                "time": time.time(),
+                "emulator_time": self.svc.now(),
+                "method": method,
+                "path": path,
+                "query": query,
+                "status": status,
+                "plane": plane,
+                "account": account,
+                "fault": fault.id if fault else None,
+                "reset": bool(fault and fault.kind == "reset"),
+                "ms": round((time.monotonic() - started) * 1000, 3),
+            }
+        )
 
     async def _send(self, reply: Reply, plane: str, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = str(uuid.uuid4())
         headers = dict(reply.headers)
         if plane == "arm":
-            headers.update({
-                "x-ms-request-id": request_id,
-                "x-ms-correlation-request-id": request_id,
-                "x-ms-ratelimit-remaining-subscription-reads": "11999",
-                "x-ms-ratelimit-remaining-subscription-writes": "1199",
-            })
+            headers.update(
+                {
+                    "x-ms-request-id": request_id,
+                    "x-ms-correlation-request-id": request_id,
+                    "x-ms-ratelimit-remaining-subscription-reads": "11999",
+                    "x-ms-ratelimit-remaining-subscription-writes": "1199",
+                }
+            )
         elif plane != "admin":
             headers.update({"apim-request-id": request_id, "x-request-id": request_id, "x-ms-region": "emulator"})
         response: Response
         if reply.file_path is not None:
-            response = FileResponse(reply.file_path, status_code=reply.status, headers=headers,
-                                    media_type=reply.media_type)
+            response = FileResponse(
+                reply.file_path, status_code=reply.status, headers=headers, media_type=reply.media_type
+            )
         elif reply.raw is not None:
             response = Response(reply.raw, status_code=reply.status, headers=headers, media_type=reply.media_type)
         elif reply.body is None:
             response = Response(b"", status_code=reply.status, headers=headers)
-            if reply.status in (202, 204):
-                response.headers.pop("content-type", None)
+            if reply.status in (202, 204) and "content-type" in response.headers:
+                del response.headers["content-type"]
         else:
-            response = Response(orjson.dumps(reply.body), status_code=reply.status, headers=headers,
-                                media_type="application/json")
+            response = Response(
+                orjson.dumps(reply.body), status_code=reply.status, headers=headers, media_type="application/json"
+            )
         await response(scope, receive, send)

@@ -19,7 +19,9 @@ from .state import Obj
 DATA_AUDIENCES = frozenset(
     {"https://cognitiveservices.azure.com", "https://ai.azure.com", "https://cognitiveservices.azure.com/"}
 )
-ARM_AUDIENCES = frozenset({"https://management.azure.com", "https://management.azure.com/", "https://management.core.windows.net/"})
+ARM_AUDIENCES = frozenset(
+    {"https://management.azure.com", "https://management.azure.com/", "https://management.core.windows.net/"}
+)
 _KEY_SHAPE = re.compile(r"^[0-9a-fA-F]{32}$")
 
 

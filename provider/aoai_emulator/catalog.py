@@ -83,7 +83,9 @@ BASE_MODELS: dict[str, BaseModel] = {
     )
 }
 # Inference-only models an account can deploy but not fine-tune.
-INFERENCE_ONLY_MODELS = frozenset({"gpt-4o", "gpt-4o-mini", "gpt-4.1", "text-embedding-3-small", "text-embedding-ada-002"})
+INFERENCE_ONLY_MODELS = frozenset(
+    {"gpt-4o", "gpt-4o-mini", "gpt-4.1", "text-embedding-3-small", "text-embedding-ada-002"}
+)
 
 TRAINING_TYPES = frozenset({"standard", "globalstandard", "developer", "developertier"})
 FILE_PURPOSES = frozenset(
@@ -150,4 +152,4 @@ class Timings:
 
 def root_base_model(model: str) -> str:
     """The base model under a fine-tuned model or checkpoint name (``base.ft-hex[:ckpt-step-N]``)."""
-    return model.split(":ckpt-step-")[0].split(".ft-")[0]
+    return model.split(":ckpt-step-", maxsplit=1)[0].split(".ft-", maxsplit=1)[0]

@@ -31,16 +31,31 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--state-file", help="JSON file that keeps the state across restarts")
     p.add_argument("--clock", choices=CLOCK_MODES, default="immediate", help="how emulator time runs")
     p.add_argument("--time-scale", type=float, default=1.0, help="speed of the 'time' clock (60: an hour in a minute)")
-    p.add_argument("--fault", action="append", default=[], metavar="RULE",
-                   help="fault rule as JSON or key=value,... (path=,method=,status=,code=,retry_after=,"
-                        "retry_after_ms=,latency_ms=,probability=,count=,skip=,seed=,kind=error|reset|latency,"
-                        "when=before|after); repeatable")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="fault rule as JSON or key=value,... (path=,method=,status=,code=,retry_after=,"
+        "retry_after_ms=,latency_ms=,probability=,count=,skip=,seed=,kind=error|reset|latency,"
+        "when=before|after); repeatable",
+    )
     p.add_argument("--tls", action="store_true", help="serve https with a fresh self-signed certificate")
     p.add_argument("--seed", type=int, help="seed for ids, so runs are reproducible")
-    p.add_argument("--account", action="append", default=[], metavar="NAME[@REGION]",
-                   help="create a ready account (keys: GET /_emulator/accounts); repeatable")
-    p.add_argument("--timing", action="append", default=[], metavar="NAME=SECONDS",
-                   help="override a duration (file_processing, job_validation, job_training, ...); repeatable")
+    p.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME[@REGION]",
+        help="create a ready account (keys: GET /_emulator/accounts); repeatable",
+    )
+    p.add_argument(
+        "--timing",
+        action="append",
+        default=[],
+        metavar="NAME=SECONDS",
+        help="override a duration (file_processing, job_validation, job_training, ...); repeatable",
+    )
     return p
 
 
@@ -48,8 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the emulator until interrupted."""
     args = parser().parse_args(argv)
     try:
-        emulator = create_emulator(clock=args.clock, time_scale=args.time_scale, state_file=args.state_file,
-                                   seed=args.seed, timings=_pairs(args.timing, "--timing"), faults=args.fault)
+        emulator = create_emulator(
+            clock=args.clock,
+            time_scale=args.time_scale,
+            state_file=args.state_file,
+            seed=args.seed,
+            timings=_pairs(args.timing, "--timing"),
+            faults=args.fault,
+        )
     except ValueError as exc:
         print(f"aoai-emulator: {exc}", file=sys.stderr)
         return 2

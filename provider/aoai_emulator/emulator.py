@@ -13,8 +13,8 @@ from .catalog import Limits, Timings
 from .clock import Clock, ClockMode
 from .faults import FaultRule, parse_rule
 from .server import ServerThread
-from .state import Store
 from .service import Service
+from .state import Store
 from .tls import make_certificate
 
 
@@ -36,7 +36,9 @@ class Emulator:
     def add_fault(self, rule: FaultRule | Mapping[str, Any] | str) -> FaultRule:
         """Activate a fault rule."""
         with self.service.lock:
-            return self.service.faults.add(rule if isinstance(rule, FaultRule) else parse_rule(dict(rule) if isinstance(rule, Mapping) else rule))
+            return self.service.faults.add(
+                rule if isinstance(rule, FaultRule) else parse_rule(dict(rule) if isinstance(rule, Mapping) else rule)
+            )
 
     def clear_faults(self) -> None:
         """Remove every fault rule."""

@@ -8,6 +8,7 @@ and the client never hears of it: the case that makes duplicate jobs if a client
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import asdict, dataclass, field
@@ -76,8 +77,6 @@ def parse_rule(spec: str | dict[str, Any]) -> FaultRule:
     if isinstance(spec, str):
         text = spec.strip()
         if text.startswith("{"):
-            import json
-
             data: dict[str, Any] = json.loads(text)
         else:
             data = {}
@@ -123,7 +122,7 @@ class FaultBook:
     def match(self, method: str, path: str, when: str) -> FaultRule | None:
         """The first rule that fires for this request at this moment, counting it as fired."""
         for rule in self.rules:
-            if rule.when != when or rule.count is not None and rule.fired >= rule.count:
+            if rule.when != when or (rule.count is not None and rule.fired >= rule.count):
                 continue
             if not (rule._method_re.fullmatch(method) and rule._path_re.search(path)):
                 continue

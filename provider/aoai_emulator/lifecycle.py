@@ -78,7 +78,7 @@ def _deadline(job: Obj, timings: Timings, slot_free_at: float) -> float | None:
     if phase == "queued":
         return max(since, slot_free_at) if slot_free_at < INF else None
     if phase == "running":
-        return since + max(0.0, timings.job_training - job["_trained"])
+        return since + max(0.0, timings.job_training - float(job["_trained"]))
     if phase == "pausing":
         return since + timings.job_pausing
     if phase == "resuming":
@@ -173,7 +173,9 @@ def _transition(account: Obj, job: Obj, at: float, timings: Timings, store_ids: 
     if phase == "validating":
         broken = [f for f in (job["training_file"], job.get("validation_file")) if f and f not in account["files"]]
         if broken:
-            fail_job(job, at, "invalidTrainingFile", f"The file {broken[0]} was deleted before training.", "training_file")
+            fail_job(
+                job, at, "invalidTrainingFile", f"The file {broken[0]} was deleted before training.", "training_file"
+            )
             return
         job["_phase"], job["_since"] = "queued", at
         add_event(job, at, "Job enqueued. Waiting for jobs ahead to complete.")

@@ -18,12 +18,19 @@ class ResettableH11Protocol(H11Protocol):
     """uvicorn's HTTP/1.1 protocol, exposing each connection's transport to the app for reset faults."""
 
     def handle_events(self) -> None:
+        """Handle parsed HTTP events with this connection's transport visible to the app."""
         # The request task inherits this context, so the app can find and abort its own connection.
         token = CURRENT_TRANSPORT.set(self.transport)
         try:
             super().handle_events()
         finally:
             CURRENT_TRANSPORT.reset(token)
+
+    def shutdown(self) -> None:
+        """Close the connection at server shutdown, without waiting 30 s for a TLS client's close_notify."""
+        super().shutdown()
+        if self.transport.is_closing() and self.transport.get_extra_info("sslcontext") is not None:
+            self.transport.abort()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -65,14 +72,16 @@ def base_url(sock: socket.socket, host: str, tls: bool) -> str:
 class ServerThread:
     """The emulator served from a background thread; ``stop()`` shuts it down."""
 
-    def __init__(self, app: EmulatorApp, *, host: str = "127.0.0.1", port: int = 0,
-                 tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(
+        self, app: EmulatorApp, *, host: str = "127.0.0.1", port: int = 0, tls: tuple[Path, Path] | None = None
+    ) -> None:
         self.sock = bind(host, port)
         self.url = base_url(self.sock, host, tls is not None)
         self.ca_path = tls[0] if tls else None
         self.server = make_server(app, host=host, tls=tls)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
-                                       name="aoai-emulator")
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True, name="aoai-emulator"
+        )
         self.thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:

@@ -41,7 +41,7 @@ class Service:
 
     def step(self, read: bool = True) -> bool | None:
         """How a settle call should move an object: see :func:`lifecycle.fire_at`."""
-        return (read if self.clock.stepwise else None)
+        return read if self.clock.stepwise else None
 
     @property
     def accounts(self) -> dict[str, Obj]:

@@ -31,8 +31,16 @@ def account_id(account: Obj) -> str:
 
 
 def new_account(
-    svc: Service, *, name: str, sub: str, group: str, location: str, kind: str = "OpenAI",
-    sku: dict[str, Any] | None = None, properties: dict[str, Any] | None = None, tags: dict[str, Any] | None = None,
+    svc: Service,
+    *,
+    name: str,
+    sub: str,
+    group: str,
+    location: str,
+    kind: str = "OpenAI",
+    sku: dict[str, Any] | None = None,
+    properties: dict[str, Any] | None = None,
+    tags: dict[str, Any] | None = None,
     state: str = "Succeeded",
 ) -> Obj:
     """Create the record of an account (ARM PUT and the admin seeding both come here)."""
@@ -108,15 +116,24 @@ def put_group(svc: Service, call: Call, p: dict[str, str]) -> Reply:
         raise errors.arm_bad_request("LocationRequired", "The location property is required for this definition.")
     key = group_key(p["sub"], p["group"])
     existed = key in svc.store.data["resource_groups"]
-    svc.store.data["resource_groups"][key] = {"subscription": p["sub"], "name": p["group"], "location": location,
-                                              "tags": body.get("tags") or {}}
+    svc.store.data["resource_groups"][key] = {
+        "subscription": p["sub"],
+        "name": p["group"],
+        "location": location,
+        "tags": body.get("tags") or {},
+    }
     return Reply(200 if existed else 201, _group_body(svc.store.data["resource_groups"][key]))
 
 
 def _group_body(group: Obj) -> dict[str, Any]:
-    return {"id": group_id(group["subscription"], group["name"]), "name": group["name"],
-            "type": "Microsoft.Resources/resourceGroups", "location": group["location"],
-            "tags": group.get("tags") or {}, "properties": {"provisioningState": "Succeeded"}}
+    return {
+        "id": group_id(group["subscription"], group["name"]),
+        "name": group["name"],
+        "type": "Microsoft.Resources/resourceGroups",
+        "location": group["location"],
+        "tags": group.get("tags") or {},
+        "properties": {"provisioningState": "Succeeded"},
+    }
 
 
 def get_group(svc: Service, call: Call, p: dict[str, str]) -> Reply:
@@ -160,7 +177,9 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
     if not isinstance(sku, dict) or not isinstance(sku.get("name"), str):
         raise errors.arm_bad_request("InvalidRequestContent", "The 'sku.name' property is required.", "sku")
     existing = svc.accounts.get(name.lower())
-    if existing is not None and (existing["subscription"] != p["sub"] or existing["group"].lower() != p["group"].lower()):
+    if existing is not None and (
+        existing["subscription"] != p["sub"] or existing["group"].lower() != p["group"].lower()
+    ):
         raise errors.arm_conflict(
             "CustomDomainInUse",
             f"The subdomain name '{name}' is already in use by another account; the emulator routes by account name, "
@@ -175,16 +194,27 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
                 f"Account {name} in state {existing['properties']['provisioningState']}; retry when it is Succeeded.",
             )
         if body["location"].replace(" ", "").lower() != existing["location"]:
-            raise errors.arm_bad_request("LocationCannotBeChanged", "The location of an existing account cannot be changed.")
+            raise errors.arm_bad_request(
+                "LocationCannotBeChanged", "The location of an existing account cannot be changed."
+            )
         existing["properties"].update({k: v for k, v in props.items() if k != "provisioningState"})
         existing["sku"], existing["tags"], existing["kind"] = sku, body.get("tags") or {}, body["kind"]
         return Reply(200, render(svc, existing))
     account = new_account(
-        svc, name=name, sub=p["sub"], group=p["group"], location=body["location"], kind=body["kind"], sku=sku,
-        properties={k: v for k, v in props.items() if k != "provisioningState"}, tags=body.get("tags"), state="Accepted",
+        svc,
+        name=name,
+        sub=p["sub"],
+        group=p["group"],
+        location=body["location"],
+        kind=body["kind"],
+        sku=sku,
+        properties={k: v for k, v in props.items() if k != "provisioningState"},
+        tags=body.get("tags"),
+        state="Accepted",
     )
-    op = operations.start(svc, kind="account_create", account=account, target=None,
-                          duration=svc.timings.account_provisioning)
+    op = operations.start(
+        svc, kind="account_create", account=account, target=None, duration=svc.timings.account_provisioning
+    )
     return Reply(201, render(svc, account), operations.async_headers(svc, op, call.query["api-version"]))
 
 
@@ -195,7 +225,9 @@ def get_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
 
 def list_accounts(svc: Service, call: Call, p: dict[str, str]) -> Reply:
     """``GET .../resourceGroups/{g}/providers/Microsoft.CognitiveServices/accounts``."""
-    found = [a for a in svc.accounts.values() if a["subscription"] == p["sub"] and a["group"].lower() == p["group"].lower()]
+    found = [
+        a for a in svc.accounts.values() if a["subscription"] == p["sub"] and a["group"].lower() == p["group"].lower()
+    ]
     return Reply(200, {"value": [render(svc, a) for a in found]})
 
 

@@ -12,6 +12,7 @@ from ..service import Service
 from ..state import Obj
 from . import operations
 from .accounts import _find, account_id
+from .accounts import render as render_account
 
 WRITE_KINDS = ("deployment_create", "deployment_update", "deployment_delete")
 
@@ -24,8 +25,10 @@ def render(account: Obj, dep: Obj) -> dict[str, Any]:
 
 
 def _busy(svc: Service, account: Obj) -> bool:
-    return any(op["status"] == "InProgress" and op["_kind"] in WRITE_KINDS
-               for op in operations.account_ops(svc, account["name"].lower()))
+    return any(
+        op["status"] == "InProgress" and op["_kind"] in WRITE_KINDS
+        for op in operations.account_ops(svc, account["name"].lower())
+    )
 
 
 def _model_error(model: dict[str, Any]) -> errors.ServiceError:
@@ -38,7 +41,9 @@ def _model_error(model: dict[str, Any]) -> errors.ServiceError:
 
 def _check_model(svc: Service, account: Obj, model: Any) -> str:
     if not isinstance(model, dict) or not isinstance(model.get("name"), str) or not model["name"]:
-        raise errors.arm_bad_request("InvalidResourceProperties", "'properties.model.name' is required.", "properties.model")
+        raise errors.arm_bad_request(
+            "InvalidResourceProperties", "'properties.model.name' is required.", "properties.model"
+        )
     if model.get("format") != "OpenAI":
         raise _model_error(model)
     name: str = model["name"]
@@ -68,23 +73,32 @@ def put(svc: Service, call: Call, p: dict[str, str]) -> Reply:
     sku = body.get("sku") or {"name": "Standard", "capacity": 1}
     if not isinstance(sku, dict) or str(sku.get("name", "")).lower() not in SKU_NAMES:
         raise errors.arm_bad_request(
-            "InvalidSku", f"The sku {sku!r} is not supported; use one of {', '.join(sorted(set(SKU_NAMES.values())))}.", "sku"
+            "InvalidSku",
+            f"The sku {sku!r} is not supported; use one of {', '.join(sorted(set(SKU_NAMES.values())))}.",
+            "sku",
         )
     capacity = sku.get("capacity", 1)
     if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-        raise errors.arm_bad_request("InvalidCapacity", f"'sku.capacity' must be a positive integer, not {capacity!r}.", "sku.capacity")
+        raise errors.arm_bad_request(
+            "InvalidCapacity", f"'sku.capacity' must be a positive integer, not {capacity!r}.", "sku.capacity"
+        )
     props = body.get("properties")
     if not isinstance(props, dict):
         raise errors.arm_bad_request("InvalidResourceProperties", "'properties' is required.", "properties")
     model = props.get("model")
     served = _check_model(svc, account, model)
+    assert isinstance(model, dict)  # _check_model has refused anything else
     name = p["deployment"]
     operations.settle_account(svc, account["name"].lower())
     existing = account["deployments"].get(name)
     if _busy(svc, account):
         raise errors.arm_request_conflict(account_id(account))
-    if lifecycle.is_finetuned(served) and not (existing and lifecycle.is_finetuned(existing["properties"]["model"]["name"])):
-        count = sum(1 for d in account["deployments"].values() if lifecycle.is_finetuned(d["properties"]["model"]["name"]))
+    if lifecycle.is_finetuned(served) and not (
+        existing and lifecycle.is_finetuned(existing["properties"]["model"]["name"])
+    ):
+        count = sum(
+            1 for d in account["deployments"].values() if lifecycle.is_finetuned(d["properties"]["model"]["name"])
+        )
         if count >= svc.limits.max_finetuned_deployments:
             raise errors.arm_bad_request(
                 "InsufficientQuota",
@@ -98,7 +112,11 @@ def put(svc: Service, call: Call, p: dict[str, str]) -> Reply:
         "sku": {"name": SKU_NAMES[str(sku["name"]).lower()], "capacity": capacity},
         "tags": body.get("tags") or {},
         "properties": {
-            "model": {k: v for k, v in model.items() if k in ("format", "name", "version", "source", "sourceAccount", "publisher")},
+            "model": {
+                k: v
+                for k, v in model.items()
+                if k in ("format", "name", "version", "source", "sourceAccount", "publisher")
+            },
             "provisioningState": "Accepted",
             "versionUpgradeOption": props.get("versionUpgradeOption", "OnceNewDefaultVersionAvailable"),
             "raiPolicyName": props.get("raiPolicyName", "Microsoft.DefaultV2"),
@@ -111,10 +129,16 @@ def put(svc: Service, call: Call, p: dict[str, str]) -> Reply:
     }
     dep["properties"]["model"].setdefault("version", "1")
     account["deployments"][name] = dep
-    op = operations.start(svc, kind="deployment_update" if existing else "deployment_create", account=account,
-                          target=name, duration=svc.timings.deployment_provisioning)
-    return Reply(200 if existing else 201, render(account, dep),
-                 operations.async_headers(svc, op, call.query["api-version"]))
+    op = operations.start(
+        svc,
+        kind="deployment_update" if existing else "deployment_create",
+        account=account,
+        target=name,
+        duration=svc.timings.deployment_provisioning,
+    )
+    return Reply(
+        200 if existing else 201, render(account, dep), operations.async_headers(svc, op, call.query["api-version"])
+    )
 
 
 def patch(svc: Service, call: Call, p: dict[str, str]) -> Reply:
@@ -131,14 +155,17 @@ def patch(svc: Service, call: Call, p: dict[str, str]) -> Reply:
             raise errors.arm_bad_request("InvalidSku", f"The sku {sku!r} is not supported.", "sku")
         capacity = sku.get("capacity", dep["sku"]["capacity"])
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-            raise errors.arm_bad_request("InvalidCapacity", f"'sku.capacity' must be a positive integer, not {capacity!r}.")
+            raise errors.arm_bad_request(
+                "InvalidCapacity", f"'sku.capacity' must be a positive integer, not {capacity!r}."
+            )
         dep["sku"] = {"name": SKU_NAMES[str(sku.get("name", dep["sku"]["name"])).lower()], "capacity": capacity}
         dep["properties"]["currentCapacity"] = capacity
     if "tags" in body:
         dep["tags"] = body["tags"] or {}
     dep["properties"]["provisioningState"] = "Accepted"
-    op = operations.start(svc, kind="deployment_update", account=account, target=dep["name"],
-                          duration=svc.timings.deployment_provisioning)
+    op = operations.start(
+        svc, kind="deployment_update", account=account, target=dep["name"], duration=svc.timings.deployment_provisioning
+    )
     return Reply(202, None, operations.async_headers(svc, op, call.query["api-version"], location=True, async_op=False))
 
 
@@ -146,7 +173,9 @@ def _get(svc: Service, account: Obj, name: str, read: bool = False) -> Obj:
     operations.settle_account(svc, account["name"].lower(), name if read else "\0", WRITE_KINDS)
     dep: Obj | None = account["deployments"].get(name)
     if dep is None:
-        raise errors.arm_not_found("Microsoft.CognitiveServices/accounts/deployments", f"{account['name']}/{name}", account["group"])
+        raise errors.arm_not_found(
+            "Microsoft.CognitiveServices/accounts/deployments", f"{account['name']}/{name}", account["group"]
+        )
     return dep
 
 
@@ -173,14 +202,14 @@ def delete(svc: Service, call: Call, p: dict[str, str]) -> Reply:
     if _busy(svc, account):
         raise errors.arm_request_conflict(account_id(account))
     dep["properties"]["provisioningState"] = "Deleting"
-    op = operations.start(svc, kind="deployment_delete", account=account, target=dep["name"], duration=svc.timings.deletion)
+    op = operations.start(
+        svc, kind="deployment_delete", account=account, target=dep["name"], duration=svc.timings.deletion
+    )
     return Reply(202, None, operations.async_headers(svc, op, call.query["api-version"], location=True))
 
 
 def operation_result(svc: Service, op: Obj) -> dict[str, Any] | None:
     """What ``operationResults`` answers once an operation is over."""
-    from .accounts import render as render_account
-
     account = svc.accounts.get(op["_account"])
     if account is None or op["_kind"] in ("deployment_delete", "account_delete"):
         return None

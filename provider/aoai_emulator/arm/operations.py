@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import lifecycle
+from .. import errors, lifecycle
 from ..http import Call, Reply
 from ..service import Service
 from ..state import Obj
@@ -55,7 +55,9 @@ def retry_after(svc: Service, op: Obj) -> dict[str, str]:
     return {"Retry-After": str(max(1, min(10, math.ceil(svc.clock.wall_seconds(remaining)))))}
 
 
-def async_headers(svc: Service, op: Obj, version: str, *, location: bool = False, async_op: bool = True) -> dict[str, str]:
+def async_headers(
+    svc: Service, op: Obj, version: str, *, location: bool = False, async_op: bool = True
+) -> dict[str, str]:
     """The polling headers of an accepted write."""
     out = retry_after(svc, op)
     if async_op:
@@ -70,7 +72,9 @@ def account_ops(svc: Service, account_key: str) -> list[Obj]:
     return [op for op in svc.store.data["operations"].values() if op["_account"] == account_key]
 
 
-def settle_account(svc: Service, account_key: str, step_target: str | None = None, step_kinds: tuple[str, ...] = ()) -> None:
+def settle_account(
+    svc: Service, account_key: str, step_target: str | None = None, step_kinds: tuple[str, ...] = ()
+) -> None:
     """Bring an account's operations up to date; under the immediate clock, step the ones a read is about."""
     for op in account_ops(svc, account_key):
         about = op["_kind"] in step_kinds and (step_target is None or op["_target"] == step_target)
@@ -93,8 +97,6 @@ def status_body(op: Obj) -> dict[str, Any]:
 
 def get_status(svc: Service, call: Call, op_id: str) -> Reply:
     """``GET .../operationStatuses/{id}``."""
-    from .. import errors
-
     op = svc.store.data["operations"].get(op_id)
     if op is None:
         raise errors.arm_not_found("operationStatuses", op_id)
@@ -108,8 +110,6 @@ def get_status(svc: Service, call: Call, op_id: str) -> Reply:
 
 def get_result(svc: Service, call: Call, op_id: str, render: Any) -> Reply:
     """``GET .../operationResults/{id}``: 202 while running, then the resource (or 204 after a delete)."""
-    from .. import errors
-
     op = svc.store.data["operations"].get(op_id)
     if op is None:
         raise errors.arm_not_found("operationResults", op_id)

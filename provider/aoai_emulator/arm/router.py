@@ -28,16 +28,30 @@ def _result(svc: Service, call: Call, p: dict[str, str]) -> Reply:
 
 # (path regex, api-versions it serves, {method: handler})
 ROUTES: list[tuple[re.Pattern[str], tuple[str, ...], dict[str, ArmHandler]]] = [
-    (re.compile(_RG + "$", re.I), ARM_RESOURCE_GROUP_VERSIONS,
-     {"PUT": accounts.put_group, "GET": accounts.get_group, "HEAD": accounts.get_group, "DELETE": accounts.delete_group}),
+    (
+        re.compile(_RG + "$", re.I),
+        ARM_RESOURCE_GROUP_VERSIONS,
+        {
+            "PUT": accounts.put_group,
+            "GET": accounts.get_group,
+            "HEAD": accounts.get_group,
+            "DELETE": accounts.delete_group,
+        },
+    ),
     (re.compile(_ACC + "$", re.I), ARM_VERSIONS, {"GET": accounts.list_accounts}),
-    (re.compile(_ACC + r"/(?P<account>[^/]+)$", re.I), ARM_VERSIONS,
-     {"PUT": accounts.put_account, "GET": accounts.get_account, "DELETE": accounts.delete_account}),
+    (
+        re.compile(_ACC + r"/(?P<account>[^/]+)$", re.I),
+        ARM_VERSIONS,
+        {"PUT": accounts.put_account, "GET": accounts.get_account, "DELETE": accounts.delete_account},
+    ),
     (re.compile(_ACC + r"/(?P<account>[^/]+)/listKeys$", re.I), ARM_VERSIONS, {"POST": accounts.list_keys}),
     (re.compile(_ACC + r"/(?P<account>[^/]+)/regenerateKey$", re.I), ARM_VERSIONS, {"POST": accounts.regenerate_key}),
     (re.compile(_ACC + r"/(?P<account>[^/]+)/deployments$", re.I), ARM_VERSIONS, {"GET": deployments.list_all}),
-    (re.compile(_ACC + r"/(?P<account>[^/]+)/deployments/(?P<deployment>[^/]+)$", re.I), ARM_VERSIONS,
-     {"PUT": deployments.put, "GET": deployments.get, "PATCH": deployments.patch, "DELETE": deployments.delete}),
+    (
+        re.compile(_ACC + r"/(?P<account>[^/]+)/deployments/(?P<deployment>[^/]+)$", re.I),
+        ARM_VERSIONS,
+        {"PUT": deployments.put, "GET": deployments.get, "PATCH": deployments.patch, "DELETE": deployments.delete},
+    ),
     (re.compile(_LOC + r"/operationStatuses/(?P<op>[^/]+)$", re.I), ARM_VERSIONS, {"GET": _status}),
     (re.compile(_LOC + r"/operationResults/(?P<op>[^/]+)$", re.I), ARM_VERSIONS, {"GET": _result}),
 ]
@@ -62,7 +76,9 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str | None]:
             raise errors.arm_bad_api_version(version, list(versions))
         handler = methods.get(call.method)
         if handler is None:
-            raise errors.ServiceError(405, "MethodNotAllowed", f"The method {call.method} is not allowed on this resource.")
+            raise errors.ServiceError(
+                405, "MethodNotAllowed", f"The method {call.method} is not allowed on this resource."
+            )
         params = m.groupdict()
         return handler(svc, call, params), params.get("account")
     raise errors.ServiceError(

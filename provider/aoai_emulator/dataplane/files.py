@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import IO, Any
@@ -42,7 +43,7 @@ def _expiry(ctx: Ctx, fields: dict[str, Any], now: float) -> int | None:
     if anchor != "created_at":
         raise errors.invalid_payload("'expires_after.anchor' must be 'created_at'.", "expires_after.anchor")
     try:
-        secs = int(seconds)
+        secs = int(str(seconds))
     except (TypeError, ValueError):
         raise errors.invalid_payload("'expires_after.seconds' must be an integer.", "expires_after.seconds") from None
     low, high = EXPIRY_RANGE
@@ -138,12 +139,12 @@ def _open_source(url: str) -> IO[bytes]:
     if parsed.scheme == "file":
         path = Path(urllib.parse.unquote(parsed.path))
         if not path.is_file():
-            raise errors.ServiceError(400, "fileImportFailed", f"The file at '{url}' could not be read.", target="content_url")
+            raise errors.ServiceError(
+                400, "fileImportFailed", f"The file at '{url}' could not be read.", target="content_url"
+            )
         return path.open("rb")
     if parsed.scheme in ("http", "https") and parsed.hostname in LOOPBACK_HOSTS:
-        import tempfile
-
-        spool = tempfile.TemporaryFile()
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, who closes it
         try:
             with httpx2.stream("GET", url, timeout=30.0) as response:
                 if response.status_code != 200:
@@ -153,7 +154,9 @@ def _open_source(url: str) -> IO[bytes]:
                 for chunk in response.iter_bytes():
                     spool.write(chunk)
         except httpx2.HTTPError as exc:
-            raise errors.ServiceError(400, "fileImportFailed", f"GET {url} failed: {exc}.", target="content_url") from None
+            raise errors.ServiceError(
+                400, "fileImportFailed", f"GET {url} failed: {exc}.", target="content_url"
+            ) from None
         spool.seek(0)
         return spool
     raise errors.ServiceError(

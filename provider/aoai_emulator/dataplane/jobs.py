@@ -85,7 +85,7 @@ def _hyperparameters(ctx: Ctx, raw: Any, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         target = f"{where}.{key}"
-        if key == "beta" or key == "l2_multiplier":
+        if key in {"beta", "l2_multiplier"}:
             out[key] = value
             continue
         if key not in HP_RANGES:
@@ -238,7 +238,9 @@ def cancel(ctx: Ctx, params: dict[str, str]) -> Reply:
     """``POST .../cancel``: stops a job that has not finished."""
     job = get_job(ctx, params["job"], read=False)
     if job["_phase"] in lifecycle.JOB_TERMINAL:
-        raise errors.unexpected_state(f"The job '{job['id']}' is already {job['status']} and cannot be cancelled.", job["id"])
+        raise errors.unexpected_state(
+            f"The job '{job['id']}' is already {job['status']} and cannot be cancelled.", job["id"]
+        )
     now = ctx.svc.now()
     if job["_phase"] == "running":
         job["_trained"] += now - job["_since"]

@@ -29,9 +29,14 @@ def held_models(account: Obj) -> dict[str, Obj]:
         if job["status"] != "succeeded":
             continue
         for cp in job.get("_checkpoints", []):
-            entry = {"id": cp["fine_tuned_model_checkpoint"], "created_at": job["finished_at"], "base": job["model"],
-                     "job": job["id"], "final": cp["fine_tuned_model_checkpoint"] == job["fine_tuned_model"],
-                     "checkpoint_id": cp["id"]}
+            entry = {
+                "id": cp["fine_tuned_model_checkpoint"],
+                "created_at": job["finished_at"],
+                "base": job["model"],
+                "job": job["id"],
+                "final": cp["fine_tuned_model_checkpoint"] == job["fine_tuned_model"],
+                "checkpoint_id": cp["id"],
+            }
             out[entry["id"]] = entry
     for name, copied in account["copied_models"].items():
         out[name] = {**copied, "final": True}
@@ -57,8 +62,13 @@ def _dated_model(entry: Obj, fine_tuned: bool) -> dict[str, Any]:
         "id": entry["id"],
         "created_at": int(entry.get("created_at") or 1_700_000_000),
         "status": "succeeded",
-        "capabilities": {"fine_tune": True, "inference": True, "completion": False, "chat_completion": True,
-                         "embeddings": False},
+        "capabilities": {
+            "fine_tune": True,
+            "inference": True,
+            "completion": False,
+            "chat_completion": True,
+            "embeddings": False,
+        },
         "lifecycle_status": "generally-available",
         "deprecation": {"inference": FOREVER},
     }
@@ -83,8 +93,12 @@ def _all_models(ctx: Ctx) -> list[dict[str, Any]]:
 
 
 def _v1_model(entry: Obj, owner: str) -> dict[str, Any]:
-    return {"id": entry["id"], "object": "model", "created": int(entry.get("created_at") or 1_700_000_000),
-            "owned_by": owner}
+    return {
+        "id": entry["id"],
+        "object": "model",
+        "created": int(entry.get("created_at") or 1_700_000_000),
+        "owned_by": owner,
+    }
 
 
 def list_models(ctx: Ctx, _: dict[str, str]) -> Reply:
@@ -124,7 +138,9 @@ def _copy_target(ctx: Ctx, params: dict[str, str]) -> tuple[Obj, Obj]:
         raise errors.preview_header_required(COPY_HEADER)
     job = get_job(ctx, params["job"], read=False)
     if job["status"] != "succeeded":
-        raise errors.unexpected_state(f"The job '{job['id']}' is {job['status']}; only succeeded jobs have checkpoints.")
+        raise errors.unexpected_state(
+            f"The job '{job['id']}' is {job['status']}; only succeeded jobs have checkpoints."
+        )
     for cp in job.get("_checkpoints", []):
         if params["checkpoint"] in (cp["id"], cp["fine_tuned_model_checkpoint"]):
             return job, cp
@@ -133,18 +149,24 @@ def _copy_target(ctx: Ctx, params: dict[str, str]) -> tuple[Obj, Obj]:
 
 def _copy_body(ctx: Ctx, job: Obj, cp: Obj) -> Reply:
     svc = ctx.svc
-    copies = [c for c in svc.store.data["copies"].values()
-              if c["_source_account"] == ctx.account["name"].lower() and c["_checkpoint"] == cp["id"]]
+    copies = [
+        c
+        for c in svc.store.data["copies"].values()
+        if c["_source_account"] == ctx.account["name"].lower() and c["_checkpoint"] == cp["id"]
+    ]
     for c in copies:
         lifecycle.settle_copy(c, svc.accounts, svc.now(), svc.timings, svc.step())
-    return Reply(200, {
-        "checkpointedModelName": cp["fine_tuned_model_checkpoint"],
-        "fineTuningJobId": job["id"],
-        "copiedAccountDetails": [
-            {"destinationResourceId": c["destinationResourceId"], "region": c["region"], "status": c["status"]}
-            for c in copies
-        ],
-    })
+    return Reply(
+        200,
+        {
+            "checkpointedModelName": cp["fine_tuned_model_checkpoint"],
+            "fineTuningJobId": job["id"],
+            "copiedAccountDetails": [
+                {"destinationResourceId": c["destinationResourceId"], "region": c["region"], "status": c["status"]}
+                for c in copies
+            ],
+        },
+    )
 
 
 def start_copy(ctx: Ctx, params: dict[str, str]) -> Reply:
@@ -168,7 +190,9 @@ def start_copy(ctx: Ctx, params: dict[str, str]) -> Reply:
     if dest is None or dest["subscription"] != match["sub"] or dest["group"].lower() != match["group"].lower():
         raise errors.invalid_payload(f"The destination account '{dest_id}' does not exist.", "destinationResourceId")
     if dest is ctx.account:
-        raise errors.invalid_payload("The destination is the source account; copy to another account.", "destinationResourceId")
+        raise errors.invalid_payload(
+            "The destination is the source account; copy to another account.", "destinationResourceId"
+        )
     if not dest["jobs"]:
         raise errors.invalid_payload(
             f"The destination account '{dest['name']}' has no fine-tuning job; it needs at least one before it "
@@ -211,19 +235,28 @@ def chat(ctx: Ctx, params: dict[str, str]) -> Reply:
     dep = ctx.account["deployments"].get(str(name))
     if dep is None or dep["properties"]["provisioningState"] != "Succeeded":
         raise errors.ServiceError(
-            404, "DeploymentNotFound",
+            404,
+            "DeploymentNotFound",
             "The API deployment for this resource does not exist. If you created the deployment within the last "
             "5 minutes, please wait a moment and try again.",
             gateway=True,
         )
     now = ctx.svc.now()
     dep["_last_used"] = now
-    return Reply(200, {
-        "id": ctx.svc.store.ids.new("chatcmpl"),
-        "object": "chat.completion",
-        "created": int(now),
-        "model": dep["properties"]["model"]["name"],
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "This is the emulator's answer."}}],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 6, "total_tokens": 7},
-    })
+    return Reply(
+        200,
+        {
+            "id": ctx.svc.store.ids.new("chatcmpl"),
+            "object": "chat.completion",
+            "created": int(now),
+            "model": dep["properties"]["model"]["name"],
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "This is the emulator's answer."},
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 6, "total_tokens": 7},
+        },
+    )

@@ -32,7 +32,10 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[Handler, str]]]] = [
         {"POST": (models.start_copy, "v"), "GET": (models.copy_status, "v")},
     ),
     (re.compile(r"^/models$"), {"GET": (models.list_models, "dv")}),
-    (re.compile(rf"^/models/(?P<model>{_ID})$"), {"GET": (models.retrieve_model, "dv"), "DELETE": (models.delete_model, "v")}),
+    (
+        re.compile(rf"^/models/(?P<model>{_ID})$"),
+        {"GET": (models.retrieve_model, "dv"), "DELETE": (models.delete_model, "v")},
+    ),
     (re.compile(rf"^/deployments/(?P<deployment>{_ID})/chat/completions$"), {"POST": (models.chat, "d")}),
     (re.compile(r"^/chat/completions$"), {"POST": (models.chat, "v")}),
 ]
@@ -55,7 +58,12 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
         raise errors.resource_not_found()
     version = call.query.get("api-version", "v1" if v1 else "")
     if v1 and version not in V1_VERSIONS:
-        raise errors.ServiceError(400, "BadRequest", f"API version '{version}' is not supported on /openai/v1; use 'v1' or 'preview'.", gateway=True)
+        raise errors.ServiceError(
+            400,
+            "BadRequest",
+            f"API version '{version}' is not supported on /openai/v1; use 'v1' or 'preview'.",
+            gateway=True,
+        )
     if not v1 and version not in DATED_VERSIONS:
         raise errors.resource_not_found()
     auth.check_data_plane(account, call.headers)

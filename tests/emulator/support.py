@@ -1,0 +1,110 @@
+"""Shared helpers of the emulator tests: datasets, the emulator as a real process, ARM calls and credentials."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+SUB = "11111111-2222-3333-4444-555555555555"
+ARM_HEADERS = {"Authorization": "Bearer emulator-test-token"}
+ACCOUNT_API = "2025-06-01"
+GROUP_API = "2024-03-01"
+EMULATOR_BIN = Path(sys.executable).parent / "aoai-emulator"
+
+
+def chat_dataset(path: Path, examples: int = 12) -> Path:
+    """Write a valid chat-format JSONL file of ``examples`` examples."""
+    with path.open("w") as out:
+        for i in range(examples):
+            messages = [
+                {"role": "system", "content": "You answer arithmetic tersely."},
+                {"role": "user", "content": f"What is {i} + 1?"},
+                {"role": "assistant", "content": str(i + 1)},
+            ]
+            out.write(json.dumps({"messages": messages}) + "\n")
+    return path
+
+
+@dataclass
+class RunningCli:
+    """An ``aoai-emulator`` process and what it printed on start."""
+
+    process: subprocess.Popen[str]
+    url: str
+    extra: list[str]
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> httpx2.Response:
+        """Call the admin API."""
+        verify = kwargs.pop("verify", True)
+        with httpx2.Client(base_url=self.url, verify=verify, timeout=30) as client:
+            return client.request(method, f"/_emulator{path}", **kwargs)
+
+
+@contextmanager
+def run_cli(*args: str, lines: int = 1) -> Iterator[RunningCli]:
+    """Start ``aoai-emulator`` with ``args``; yields once its URL (and ``lines - 1`` more lines) are printed."""
+    process = subprocess.Popen([str(EMULATOR_BIN), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        printed = [process.stdout.readline().strip() for _ in range(lines)]
+        if not printed[0]:
+            raise RuntimeError(
+                f"aoai-emulator printed nothing; stderr: {process.stderr.read() if process.stderr else ''}"
+            )
+        yield RunningCli(process, printed[0], printed[1:])
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def arm_group(client: httpx2.Client, group: str, location: str = "eastus2") -> None:
+    """Create a resource group through ARM."""
+    response = client.put(
+        f"/subscriptions/{SUB}/resourcegroups/{group}",
+        params={"api-version": GROUP_API},
+        json={"location": location},
+        headers=ARM_HEADERS,
+    )
+    assert response.status_code in (200, 201), response.text
+
+
+def account_path(group: str, name: str) -> str:
+    """The ARM path of an account."""
+    return f"/subscriptions/{SUB}/resourceGroups/{group}/providers/Microsoft.CognitiveServices/accounts/{name}"
+
+
+def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+class StaticTokenCredential:
+    """A TokenCredential for ARM clients: the emulator accepts any opaque bearer token."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        """Return a token that expires in an hour."""
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("emulator-opaque-token", int(time.time()) + 3600)
