@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 test: $(STAMP) lint typecheck unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check provider tests scripts benchmarks
-	$(BIN)/ruff format --check provider tests scripts benchmarks
+	$(BIN)/ruff check provider tests scripts $(wildcard benchmarks)
+	$(BIN)/ruff format --check provider tests scripts $(wildcard benchmarks)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

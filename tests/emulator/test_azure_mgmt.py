@@ -81,8 +81,7 @@ def _deployment(model: str, capacity: int = 1) -> Deployment:
 def test_mgmt_client_creates_account_deploys_a_fine_tuned_model_and_deletes_it(
     mgmt: CognitiveServicesManagementClient, ca: str, tls_server: RunningCli, tmp_path: Path
 ) -> None:
-    """begin_create, list_keys, begin_create_or_update of a fine-tuned model, get, list and begin_delete all
-    complete through the SDK's own long-running-operation pollers."""
+    """Account create, keys, fine-tuned deployment, get, list and delete complete through the SDK's own pollers."""
     account = mgmt.accounts.begin_create(
         GROUP,
         "mgmtacct",
@@ -91,7 +90,9 @@ def test_mgmt_client_creates_account_deploys_a_fine_tuned_model_and_deletes_it(
     assert account.properties.provisioning_state == "Succeeded"
     assert account.properties.endpoint == f"{tls_server.url}/mgmtacct/"
     keys = mgmt.accounts.list_keys(GROUP, "mgmtacct")
-    assert keys.key1 and keys.key2 and keys.key1 != keys.key2
+    assert keys.key1
+    assert keys.key2
+    assert keys.key1 != keys.key2
 
     model = _fine_tune(account.properties.endpoint, keys.key1, ca, tmp_path)
     created = mgmt.deployments.begin_create_or_update(GROUP, "mgmtacct", "ft", _deployment(model)).result()
@@ -99,7 +100,8 @@ def test_mgmt_client_creates_account_deploys_a_fine_tuned_model_and_deletes_it(
     assert created.properties.model.name == model
 
     fetched = mgmt.deployments.get(GROUP, "mgmtacct", "ft")
-    assert fetched.id.endswith("/accounts/mgmtacct/deployments/ft") and fetched.sku.capacity == 1
+    assert fetched.id.endswith("/accounts/mgmtacct/deployments/ft")
+    assert fetched.sku.capacity == 1
     assert [d.name for d in mgmt.deployments.list(GROUP, "mgmtacct")] == ["ft"]
 
     mgmt.deployments.begin_delete(GROUP, "mgmtacct", "ft").result()
@@ -125,7 +127,8 @@ def test_second_deployment_write_during_a_running_one_gets_409_request_conflict(
     with pytest.raises(HttpResponseError) as info:
         mgmt.deployments.begin_create_or_update(GROUP, "conflicts", "two", _deployment(base), polling=False)
     assert info.value.status_code == 409
-    assert info.value.error is not None and info.value.error.code == "RequestConflict"
+    assert info.value.error is not None
+    assert info.value.error.code == "RequestConflict"
     assert mgmt.deployments.get(GROUP, "conflicts", "one").properties.provisioning_state == "Succeeded"
     second = mgmt.deployments.begin_create_or_update(GROUP, "conflicts", "two", _deployment(base)).result()
     assert second.properties.provisioning_state == "Succeeded"
@@ -141,4 +144,5 @@ def test_deploying_a_model_the_account_does_not_hold_is_refused(mgmt: CognitiveS
             GROUP, "nomodel", "x", _deployment("gpt-4o-mini-2024-07-18.ft-00000000000000000000000000000000")
         ).result()
     assert info.value.status_code == 400
-    assert info.value.error is not None and info.value.error.code == "DeploymentModelNotSupported"
+    assert info.value.error is not None
+    assert info.value.error.code == "DeploymentModelNotSupported"

@@ -13,7 +13,7 @@ import pytest
 
 from aoai_emulator import Emulator, create_emulator
 
-from .support import ARM_HEADERS, SUB, account_path, arm_group, chat_dataset
+from .support import ARM_HEADERS, account_path, arm_group, chat_dataset
 
 PREVIEW = "2025-04-01-preview"
 GA = "2024-10-21"
@@ -186,7 +186,7 @@ CASES = [
     Case("account name taken elsewhere", "PUT", account_path("rg-bad", "bra"), 409, "CustomDomainInUse",
          params={"api-version": "2025-06-01"}, headers=ARM_HEADERS,
          body={"location": "eastus2", "kind": "OpenAI", "sku": {"name": "S0"}}),
-    Case("deployment of an unknown model", "PUT", f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/emulator/providers/Microsoft.CognitiveServices/accounts/bra/deployments/d1",
+    Case("deployment of an unknown model", "PUT", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/emulator/providers/Microsoft.CognitiveServices/accounts/bra/deployments/d1",
          400, "DeploymentModelNotSupported", params={"api-version": "2025-06-01"}, headers=ARM_HEADERS,
          body={"sku": {"name": "Standard", "capacity": 1}, "properties": {"model": {"format": "OpenAI", "name": "gpt-9"}}}),
     Case("deployment with an unknown sku", "PUT", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/emulator/providers/Microsoft.CognitiveServices/accounts/bra/deployments/d2",
@@ -237,7 +237,8 @@ def test_bad_request_gets_azures_status_envelope_and_code(world: World, case: Ca
     assert response.status_code == case.status, response.text
     error = response.json()["error"]
     assert error["code"] == case.code
-    assert isinstance(error["message"], str) and len(error["message"]) > 10
+    assert isinstance(error["message"], str)
+    assert len(error["message"]) > 10
     if case.target is not None:
         assert case.target in (error.get("target"), error.get("param")), error
 

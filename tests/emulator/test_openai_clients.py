@@ -40,8 +40,7 @@ def poll(get, job_id: str, until: set[str], limit: int = 20):  # type: ignore[no
 
 
 def test_azure_openai_dated_client_completes_the_whole_workflow(account: dict[str, object], tmp_path: Path) -> None:
-    """AzureOpenAI with a dated api-version: upload, list, retrieve, train, pause/resume, events, checkpoints,
-    results.csv, cancel and delete all behave as on Azure."""
+    """AzureOpenAI (dated api-version) uploads, trains, pauses, resumes, cancels, reads results and deletes."""
     client = openai.AzureOpenAI(
         azure_endpoint=str(account["endpoint"]),
         api_key=str(account["keys"][0]),  # type: ignore[index]
@@ -50,25 +49,34 @@ def test_azure_openai_dated_client_completes_the_whole_workflow(account: dict[st
     )
     with chat_dataset(tmp_path / "train.jsonl").open("rb") as fh:
         uploaded = client.files.create(file=fh, purpose="fine-tune")
-    assert uploaded.id.startswith("file-") and len(uploaded.id) == 37
-    assert uploaded.status == "pending" and uploaded.filename == "train.jsonl"
+    assert uploaded.id.startswith("file-")
+    assert len(uploaded.id) == 37
+    assert uploaded.status == "pending"
+    assert uploaded.filename == "train.jsonl"
     assert uploaded.id in [f.id for f in client.files.list()]
     assert client.files.retrieve(uploaded.id).status == "processed"
 
     job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=uploaded.id, suffix="e2e", seed=7)
-    assert job.id.startswith("ftjob-") and job.status == "pending"
-    assert job.hyperparameters.n_epochs == -1 and job.result_files is None and job.fine_tuned_model is None
+    assert job.id.startswith("ftjob-")
+    assert job.status == "pending"
+    assert job.hyperparameters.n_epochs == -1
+    assert job.result_files is None
+    assert job.fine_tuned_model is None
 
     running = poll(client.fine_tuning.jobs.retrieve, job.id, {"running"})
-    assert running.estimated_finish is not None and running.hyperparameters.n_epochs == 3
+    assert running.estimated_finish is not None
+    assert running.hyperparameters.n_epochs == 3
     assert client.fine_tuning.jobs.pause(job.id).status == "pausing"
     assert poll(client.fine_tuning.jobs.retrieve, job.id, {"paused"}).status == "paused"
     assert client.fine_tuning.jobs.resume(job.id).status == "resuming"
     done = poll(client.fine_tuning.jobs.retrieve, job.id, TERMINAL)
     assert done.status == "succeeded"
     assert done.fine_tuned_model is not None
-    assert done.fine_tuned_model.startswith(f"{BASE_MODEL}.ft-") and done.fine_tuned_model.endswith("-e2e")
-    assert done.trained_tokens and done.finished_at and done.result_files
+    assert done.fine_tuned_model.startswith(f"{BASE_MODEL}.ft-")
+    assert done.fine_tuned_model.endswith("-e2e")
+    assert done.trained_tokens
+    assert done.finished_at
+    assert done.result_files
 
     messages = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100)]
     assert messages[0] == "Job succeeded."
@@ -85,7 +93,8 @@ def test_azure_openai_dated_client_completes_the_whole_workflow(account: dict[st
     assert all(c.id.startswith("ftchkpt-") for c in checkpoints)
 
     result = client.files.retrieve(done.result_files[0])
-    assert result.purpose == "fine-tune-results" and result.filename == "results.csv"
+    assert result.purpose == "fine-tune-results"
+    assert result.filename == "results.csv"
     rows = list(csv.DictReader(io.StringIO(client.files.content(result.id).text)))
     assert list(rows[0]) == [
         "step", "train_loss", "train_mean_token_accuracy", "valid_loss", "validation_mean_token_accuracy",
@@ -104,7 +113,8 @@ def test_azure_openai_dated_client_completes_the_whole_workflow(account: dict[st
         client.fine_tuning.jobs.cancel(second.id)
 
     deleted = client.files.delete(uploaded.id)
-    assert deleted.deleted is True and deleted.id == uploaded.id
+    assert deleted.deleted is True
+    assert deleted.id == uploaded.id
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve(uploaded.id)
 
@@ -121,8 +131,9 @@ def test_openai_v1_client_completes_the_core_workflow(account: dict[str, object]
     assert client.files.wait_for_processing(uploaded.id, poll_interval=0.01).status == "processed"
     job = client.fine_tuning.jobs.create(model=BASE_MODEL, training_file=uploaded.id, method={"type": "supervised"})
     done = poll(client.fine_tuning.jobs.retrieve, job.id, TERMINAL)
-    assert done.status == "succeeded" and done.fine_tuned_model
-    assert [j.id for j in client.fine_tuning.jobs.list()][0] == job.id
+    assert done.status == "succeeded"
+    assert done.fine_tuned_model
+    assert next(j.id for j in client.fine_tuning.jobs.list()) == job.id
     assert len(client.fine_tuning.jobs.checkpoints.list(job.id).data) == 3
     assert client.files.content(done.result_files[0]).text.startswith("step,train_loss")
     assert done.fine_tuned_model in [m.id for m in client.models.list()]

@@ -147,7 +147,7 @@ def _copy_target(ctx: Ctx, params: dict[str, str]) -> tuple[Obj, Obj]:
     raise errors.not_found("checkpoint", params["checkpoint"])
 
 
-def _copy_body(ctx: Ctx, job: Obj, cp: Obj) -> Reply:
+def _copy_body(ctx: Ctx, job: Obj, cp: Obj, read: bool) -> Reply:
     svc = ctx.svc
     copies = [
         c
@@ -155,7 +155,7 @@ def _copy_body(ctx: Ctx, job: Obj, cp: Obj) -> Reply:
         if c["_source_account"] == ctx.account["name"].lower() and c["_checkpoint"] == cp["id"]
     ]
     for c in copies:
-        lifecycle.settle_copy(c, svc.accounts, svc.now(), svc.timings, svc.step())
+        lifecycle.settle_copy(c, svc.accounts, svc.now(), svc.timings, svc.step(read))
     return Reply(
         200,
         {
@@ -217,13 +217,13 @@ def start_copy(ctx: Ctx, params: dict[str, str]) -> Reply:
             "_model": cp["fine_tuned_model_checkpoint"],
             "_job": job["id"],
         }
-    return _copy_body(ctx, job, cp)
+    return _copy_body(ctx, job, cp, read=False)
 
 
 def copy_status(ctx: Ctx, params: dict[str, str]) -> Reply:
     """``GET .../checkpoints/{cp}/copy``: the status of every copy of this checkpoint."""
     job, cp = _copy_target(ctx, params)
-    return _copy_body(ctx, job, cp)
+    return _copy_body(ctx, job, cp, read=True)
 
 
 # --- inference ----------------------------------------------------------------------------------------------

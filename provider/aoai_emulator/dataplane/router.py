@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import auth, errors
+from ..arm import operations
 from ..catalog import DATED_VERSIONS, V1_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
@@ -52,6 +53,7 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
     assert m is not None
     v1 = bool(m["v1"])
     plane = "v1" if v1 else "dated"
+    operations.settle_account(svc, m["account"].lower())
     account = svc.accounts.get(m["account"].lower())
     # The endpoint of an account that does not exist (or is still provisioning) does not resolve.
     if account is None or account["properties"]["provisioningState"] not in ("Succeeded",):
