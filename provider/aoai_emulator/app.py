@@ -80,6 +80,21 @@ class EmulatorApp:
             after = self.svc.faults.match(method, path, "after")
             if after is not None:
                 fault = after
+                if after.kind == "latency":
+                    # The service has done the work: log it now, whatever happens to the slow answer.
+                    self._log(
+                        method,
+                        path,
+                        scope,
+                        status=reply.status,
+                        plane=plane,
+                        account=account,
+                        fault=after,
+                        started=started,
+                    )
+                    await asyncio.sleep(after.latency_ms / 1000)
+                    await self._send(reply, plane, scope, receive, send)
+                    return
                 if after.latency_ms:
                     await asyncio.sleep(after.latency_ms / 1000)
                 if after.kind == "reset":

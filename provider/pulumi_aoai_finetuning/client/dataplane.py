@@ -1,0 +1,203 @@
+"""The Azure OpenAI data-plane client: files, fine-tuning jobs, checkpoints and copies, in both URL dialects."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from .auth import Auth
+from .http import HttpClient
+from .retry import RetryPolicy
+
+COPY_HEADER = {"aoai-copy-ft-checkpoints": "preview", "Accept": "application/json"}
+V1 = "v1"
+
+
+def normalize_endpoint(endpoint: str) -> str:
+    """An account endpoint with exactly one trailing slash (``https://x.openai.azure.com/``)."""
+    return endpoint.rstrip("/") + "/"
+
+
+class DataPlaneClient:
+    """Calls one account's data plane. ``api_version`` is ``v1`` (``/openai/v1/...``) or a dated version."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        auth: Auth | None,
+        *,
+        api_version: str = V1,
+        transport: httpx2.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        verify: Any = True,
+    ) -> None:
+        self.endpoint = normalize_endpoint(endpoint)
+        self.api_version = api_version
+        self.http = HttpClient(auth, transport=transport, policy=policy, verify=verify)
+
+    @property
+    def dated(self) -> bool:
+        """True for a dated api-version (``/openai/...?api-version=``)."""
+        return self.api_version != V1
+
+    def close(self) -> None:
+        """Close connections."""
+        self.http.close()
+
+    def url(self, path: str) -> str:
+        """The full URL of an API path such as ``files/file-1``."""
+        return f"{self.endpoint}openai/{path}" if self.dated else f"{self.endpoint}openai/v1/{path}"
+
+    def _params(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        params = {"api-version": self.api_version} if self.dated else {}
+        return {**params, **(extra or {})}
+
+    def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return self.http.request("GET", self.url(path), params=self._params(params)).json()
+
+    def _post(
+        self, path: str, body: Any = None, *, retry_post: bool = False, headers: dict[str, str] | None = None
+    ) -> Any:
+        response = self.http.request(
+            "POST", self.url(path), params=self._params(), json=body, retry_post=retry_post, headers=headers
+        )
+        return response.json() if response.content else {}
+
+    def _pages(self, path: str, params: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        after: str | None = None
+        while True:
+            query = dict(params or {})
+            if after:
+                query["after"] = after
+            page = self._get(path, query)
+            data = page.get("data") or []
+            yield from data
+            if not data or page.get("has_more") is False or "has_more" not in page:
+                return
+            after = data[-1]["id"]
+
+    # --- files ------------------------------------------------------------------------------------------
+
+    def list_files(self, purpose: str | None = None) -> list[dict[str, Any]]:
+        """Every file of the account (optionally of one purpose)."""
+        return list(self._pages("files", {"purpose": purpose} if purpose else None))
+
+    def get_file(self, file_id: str) -> dict[str, Any]:
+        """One file."""
+        return dict(self._get(f"files/{file_id}"))
+
+    def upload_file(self, path: str | Path, filename: str, purpose: str) -> dict[str, Any]:
+        """Upload a local file, streamed from disk (memory stays flat whatever its size).
+
+        Not retried on server errors: the caller looks for the file first (adoption) and retries itself.
+        """
+        with open(path, "rb") as fh:
+            response = self.http.request(
+                "POST",
+                self.url("files"),
+                params=self._params(),
+                files={"file": (filename, fh, "application/octet-stream")},
+                data={"purpose": purpose},
+                rewind=fh,
+            )
+        return dict(response.json())
+
+    def import_file(self, content_url: str, filename: str, purpose: str) -> dict[str, Any]:
+        """Have the service fetch the file from a URL (dated api-versions)."""
+        body = {"purpose": purpose, "filename": filename, "content_url": content_url}
+        response = self.http.request(
+            "POST",
+            f"{self.endpoint}openai/files/import",
+            params={"api-version": self.api_version if self.dated else "2025-04-01-preview"},
+            json=body,
+        )
+        return dict(response.json())
+
+    def delete_file(self, file_id: str) -> None:
+        """Delete a file (404 is the caller's business)."""
+        self.http.request("DELETE", self.url(f"files/{file_id}"), params=self._params())
+
+    def file_content(self, file_id: str) -> bytes:
+        """The bytes of a file."""
+        return self.http.request("GET", self.url(f"files/{file_id}/content"), params=self._params()).content
+
+    # --- jobs ---------------------------------------------------------------------------------------------
+
+    def list_jobs(self) -> Iterator[dict[str, Any]]:
+        """Jobs, newest first, across pages."""
+        return self._pages("fine_tuning/jobs", {"limit": "100"})
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        """One job."""
+        return dict(self._get(f"fine_tuning/jobs/{job_id}"))
+
+    def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit a job: a paid call, never retried blindly (the caller adopts before retrying)."""
+        return dict(self._post("fine_tuning/jobs", body))
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        """Cancel a job (a repeat is harmless: it answers 409 once cancelled)."""
+        return dict(self._post(f"fine_tuning/jobs/{job_id}/cancel", retry_post=True))
+
+    def pause_job(self, job_id: str) -> dict[str, Any]:
+        """Pause a running job."""
+        return dict(self._post(f"fine_tuning/jobs/{job_id}/pause", retry_post=True))
+
+    def resume_job(self, job_id: str) -> dict[str, Any]:
+        """Resume a paused job."""
+        return dict(self._post(f"fine_tuning/jobs/{job_id}/resume", retry_post=True))
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a finished job's record (dated api-versions only)."""
+        self.http.request("DELETE", self.url(f"fine_tuning/jobs/{job_id}"), params=self._params())
+
+    def job_events(self, job_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest events of a job."""
+        return list(self._get(f"fine_tuning/jobs/{job_id}/events", {"limit": str(limit)}).get("data") or [])
+
+    def job_checkpoints(self, job_id: str) -> list[dict[str, Any]]:
+        """All checkpoints of a job, newest first."""
+        return list(self._pages(f"fine_tuning/jobs/{job_id}/checkpoints"))
+
+    def results(self, file_id: str) -> list[dict[str, str]]:
+        """The rows of a job's ``results.csv``."""
+        text = self.file_content(file_id).decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    # --- checkpoint copy (preview, v1 path) ---------------------------------------------------------------
+
+    def _copy_url(self, job_id: str, checkpoint: str) -> str:
+        return f"{self.endpoint}openai/v1/fine_tuning/jobs/{job_id}/checkpoints/{checkpoint}/copy"
+
+    def start_copy(self, job_id: str, checkpoint: str, destination_id: str, region: str) -> dict[str, Any]:
+        """Start copying a checkpoint to another account (repeating it adopts the copy in progress)."""
+        body = {"destinationResourceId": destination_id, "region": region}
+        return dict(
+            self.http.request(
+                "POST", self._copy_url(job_id, checkpoint), json=body, headers=COPY_HEADER, retry_post=True
+            ).json()
+        )
+
+    def copy_status(self, job_id: str, checkpoint: str) -> dict[str, Any]:
+        """The status of the copies of a checkpoint."""
+        return dict(self.http.request("GET", self._copy_url(job_id, checkpoint), headers=COPY_HEADER).json())
+
+
+def final_metrics(rows: list[dict[str, str]]) -> dict[str, float]:
+    """The final metrics of a job from its ``results.csv``: the last value of every column that has one."""
+    out: dict[str, float] = {}
+    for row in rows:
+        for key, value in row.items():
+            if key and value not in (None, ""):
+                try:
+                    out[key] = float(value)
+                except ValueError:
+                    continue
+    if "validation_mean_token_accuracy" in out:
+        out["valid_mean_token_accuracy"] = out["validation_mean_token_accuracy"]
+    return out

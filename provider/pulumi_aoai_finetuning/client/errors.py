@@ -1,0 +1,122 @@
+"""The exceptions of the clients: one small tree.
+
+::
+
+    AzureOpenAIError                 anything this package raises about a remote call
+    ├── TransportError               the request did not get an HTTP answer (connection refused, reset, timeout)
+    ├── ServiceError                 the service answered with an error status; carries status, code, message, request id
+    │   ├── InvalidRequestError      400: the request is wrong; fix the input
+    │   ├── AuthenticationError      401/403: no or wrong key or token
+    │   ├── NotFoundError            404
+    │   ├── ConflictError            409 (RequestConflict: another operation is in progress)
+    │   ├── ThrottledError           429
+    │   └── ServerError              5xx
+    ├── OperationFailedError         a long-running operation (job, deployment, copy) ended badly
+    └── WaitTimeoutError             we stopped waiting; the remote operation goes on
+
+Messages never contain an API key or a bearer token: see :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SECRET_HEADER_RE = re.compile(
+    r"(?i)(api-key|authorization|ocp-apim-subscription-key)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+(?: [^\s\"',}]+)?)"
+)
+_BEARER_RE = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` with API keys, bearer tokens and any of ``secrets`` replaced by ``***``."""
+    out = _SECRET_HEADER_RE.sub(lambda m: f"{m[1]}{m[2]}***", text)
+    out = _BEARER_RE.sub("Bearer ***", out)
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            out = out.replace(secret, "***")
+    return out
+
+
+class AzureOpenAIError(Exception):
+    """Base of every error about a remote call."""
+
+
+class TransportError(AzureOpenAIError):
+    """The request got no HTTP answer: connection refused or reset, or a network timeout."""
+
+
+class ServiceError(AzureOpenAIError):
+    """The service answered with an error status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None,
+        message: str,
+        *,
+        request_id: str | None = None,
+        method: str = "",
+        url: str = "",
+        target: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.method = method
+        self.url = url
+        self.target = target
+        self.retry_after = retry_after
+        where = f" ({method} {url})" if method else ""
+        rid = f" [request id {request_id}]" if request_id else ""
+        super().__init__(redact(f"{status} {code or ''}: {message}{where}{rid}".replace("  ", " ")))
+
+
+class InvalidRequestError(ServiceError):
+    """400: the service refused the request as invalid."""
+
+
+class AuthenticationError(ServiceError):
+    """401 or 403: missing, wrong or insufficient credentials."""
+
+
+class NotFoundError(ServiceError):
+    """404: the object (or the endpoint) does not exist."""
+
+
+class ConflictError(ServiceError):
+    """409: the object's state or another operation in progress prevents this one."""
+
+
+class ThrottledError(ServiceError):
+    """429: too many requests; ``retry_after`` says when to come back."""
+
+
+class ServerError(ServiceError):
+    """5xx: the service failed."""
+
+
+class OperationFailedError(AzureOpenAIError):
+    """A long-running operation (a job, a deployment, a copy) ended in failure."""
+
+
+class WaitTimeoutError(AzureOpenAIError):
+    """We stopped waiting for a long-running operation; the operation itself continues remotely."""
+
+
+def error_for_status(status: int) -> type[ServiceError]:
+    """The exception class for an HTTP error status."""
+    if status == 400:
+        return InvalidRequestError
+    if status in (401, 403):
+        return AuthenticationError
+    if status == 404:
+        return NotFoundError
+    if status == 409:
+        return ConflictError
+    if status == 429:
+        return ThrottledError
+    if status >= 500:
+        return ServerError
+    return ServiceError

@@ -1,0 +1,142 @@
+"""Stack config and environment, resolved the same way in every process (DESIGN §5).
+
+Keys (namespace ``azure-openai``):
+
+==============================  ===========================================================================
+``apiKey`` (secret)             the data-plane key for every account
+``apiKeys`` (secret, JSON)      ``{"<endpoint>": "<key>"}`` for stacks that span several accounts
+``apiVersion``                  ``v1`` (default, ``/openai/v1/...``) or a dated version such as ``2025-04-01-preview``
+``armToken`` (secret)           a bearer token for ARM (CI systems, the emulator); else Entra ID
+``armEndpoint``                 ARM's URL (sovereign clouds, the emulator); default ``https://management.azure.com``
+``pollIntervalSeconds``         first wait between status polls (default 2); grows x1.5 per poll
+``pollMaxSeconds``              the cap of that wait (default 45): completion is noticed within it
+``maxRetries``                  attempts per request on throttling and transient failures (default 6)
+==============================  ===========================================================================
+
+Then the environment: ``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_API_VERSION``, ``AZURE_OPENAI_ARM_TOKEN``,
+``AZURE_OPENAI_ARM_ENDPOINT``; then Microsoft Entra ID through ``DefaultAzureCredential``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .client.auth import DATA_PLANE_SCOPE, ApiKeyAuth, Auth, BearerAuth, EntraAuth
+from .client.dataplane import normalize_endpoint
+
+NAMESPACE = "azure-openai"
+DEFAULT_API_VERSION = "v1"
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+
+
+class ConfigError(ValueError):
+    """A stack config value that cannot be used, named with the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one process."""
+
+    api_key: str | None = None
+    api_keys: Mapping[str, str] = field(default_factory=dict)
+    api_version: str = DEFAULT_API_VERSION
+    arm_token: str | None = None
+    arm_endpoint: str = DEFAULT_ARM_ENDPOINT
+    poll_interval: float = 2.0
+    poll_max: float = 45.0
+    max_retries: int = 6
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(api_key={'***' if self.api_key else None}, api_keys=<{len(self.api_keys)}>, "
+            f"api_version={self.api_version!r}, arm_endpoint={self.arm_endpoint!r})"
+        )
+
+    def data_plane_auth(self, endpoint: str) -> Auth:
+        """The credentials for one account: its key from ``apiKeys``, else ``apiKey``, else Entra ID."""
+        key = self.api_keys.get(normalize_endpoint(endpoint)) or self.api_key
+        return ApiKeyAuth(key) if key else EntraAuth(DATA_PLANE_SCOPE)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value these settings hold, for redaction."""
+        return tuple(v for v in (self.api_key, self.arm_token, *self.api_keys.values()) if v)
+
+
+def _number(raw: str | None, key: str, default: float, low: float) -> float:
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{NAMESPACE}:{key} must be a number, not {raw!r}") from None
+    if value < low:
+        raise ConfigError(f"{NAMESPACE}:{key} must be at least {low}, not {value}")
+    return value
+
+
+def resolve(get: Callable[[str], str | None], env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from a config lookup (``get("azure-openai:apiKey")``) and the environment."""
+    env = os.environ if env is None else env
+
+    def pick(key: str, env_name: str | None = None) -> str | None:
+        value = get(f"{NAMESPACE}:{key}")
+        if value in (None, "") and env_name:
+            value = env.get(env_name)
+        return value or None
+
+    raw_keys = pick("apiKeys")
+    api_keys: dict[str, str] = {}
+    if raw_keys:
+        try:
+            parsed = json.loads(raw_keys)
+        except ValueError:
+            raise ConfigError(f"{NAMESPACE}:apiKeys must be a JSON object of endpoint to key") from None
+        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+            raise ConfigError(f"{NAMESPACE}:apiKeys must be a JSON object of endpoint to key")
+        api_keys = {normalize_endpoint(k): v for k, v in parsed.items()}
+    version = pick("apiVersion", "AZURE_OPENAI_API_VERSION") or DEFAULT_API_VERSION
+    if version != "v1" and not (len(version) >= 10 and version[:4].isdigit() and version[4] == "-"):
+        raise ConfigError(
+            f"{NAMESPACE}:apiVersion must be 'v1' or a dated version like '2025-04-01-preview', not {version!r}"
+        )
+    poll_interval = _number(pick("pollIntervalSeconds"), "pollIntervalSeconds", 2.0, 0.0)
+    return Settings(
+        api_key=pick("apiKey", "AZURE_OPENAI_API_KEY"),
+        api_keys=api_keys,
+        api_version=version,
+        arm_token=pick("armToken", "AZURE_OPENAI_ARM_TOKEN"),
+        arm_endpoint=(pick("armEndpoint", "AZURE_OPENAI_ARM_ENDPOINT") or DEFAULT_ARM_ENDPOINT).rstrip("/"),
+        poll_interval=poll_interval,
+        poll_max=max(poll_interval, _number(pick("pollMaxSeconds"), "pollMaxSeconds", 45.0, 0.0)),
+        max_retries=int(_number(pick("maxRetries"), "maxRetries", 6, 1)),
+    )
+
+
+_lock = threading.Lock()
+_configured: Callable[[str], str | None] | None = None
+
+
+def set_stack_config(get: Callable[[str], str | None]) -> None:
+    """Remember the stack config lookup this process was configured with (called from ``configure``)."""
+    global _configured  # noqa: PLW0603 - one plugin process serves one stack: its config is process-wide
+    with _lock:
+        _configured = get
+
+
+def current() -> Settings:
+    """Settings now: stack config if ``configure`` ran, plus the environment.
+
+    Read on every call, so rotated keys work for ``destroy`` without an ``up`` first.
+    """
+    with _lock:
+        get = _configured
+    return resolve(get or (lambda _key: None))
+
+
+def bearer(token: str) -> Auth:
+    """A static bearer token as credentials."""
+    return BearerAuth(token)

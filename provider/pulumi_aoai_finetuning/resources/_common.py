@@ -1,0 +1,164 @@
+"""What every provider shares: input hygiene, unknowns, diff rules, waiting with capped backoff, clients."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
+
+from .. import config
+from ..client import DataPlaneClient, RetryPolicy, WaitTimeoutError
+
+PROVIDER_KEY = "__provider"
+
+
+def is_unknown(value: Any) -> bool:
+    """True for a value not known yet (a preview of an output that does not exist yet)."""
+    if isinstance(value, pulumi.output.Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(is_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+def plain(value: Any) -> Any:
+    """Protobuf turns every number into a float: give integral floats back their int type, recursively."""
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def user_inputs(props: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The declared inputs present in ``props`` (no ``__provider``, no ``None``), numbers normalised."""
+    return {k: plain(props[k]) for k in names if k in props and props[k] is not None}
+
+
+class Failures:
+    """Collects :class:`CheckFailure` s, each naming the property, the rule and the fix."""
+
+    def __init__(self) -> None:
+        self.items: list[CheckFailure] = []
+
+    def add(self, prop: str, reason: str) -> None:
+        """Record one failure."""
+        self.items.append(CheckFailure(prop, reason))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def check_number(
+    failures: Failures, props: Mapping[str, Any], name: str, *, low: float, high: float, integer: bool = False
+) -> None:
+    """A numeric input within bounds (unknowns pass)."""
+    value = props.get(name)
+    if value is None or is_unknown(value):
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        failures.add(name, f"{name} must be a number, not {value!r}")
+        return
+    if integer and not float(value).is_integer():
+        failures.add(name, f"{name} must be a whole number, not {value}")
+    elif not low <= value <= high:
+        failures.add(name, f"{name} must be between {low:g} and {high:g}, not {value:g}")
+
+
+def check_endpoint(failures: Failures, props: Mapping[str, Any], name: str = "endpoint") -> None:
+    """An account endpoint: an http(s) URL (unknowns pass)."""
+    value = props.get(name)
+    if value is None:
+        failures.add(
+            name,
+            f"{name} is required: the account's endpoint, e.g. account.properties.endpoint "
+            "(https://<account>.openai.azure.com/)",
+        )
+    elif not is_unknown(value) and (not isinstance(value, str) or not value.startswith(("https://", "http://"))):
+        failures.add(name, f"{name} must be an https:// URL such as https://<account>.openai.azure.com/, not {value!r}")
+
+
+def diff(
+    olds: Mapping[str, Any], news: Mapping[str, Any], *, replace: Iterable[str], update: Iterable[str]
+) -> DiffResult:
+    """Compare our keys only (never ``__provider``); unknown counts as changed; list the exact replaces."""
+    replaces: list[str] = []
+    changed = False
+    for key in replace:
+        if _differs(olds.get(key), news.get(key)):
+            replaces.append(key)
+    for key in update:
+        if _differs(olds.get(key), news.get(key)):
+            changed = True
+    return DiffResult(changes=bool(replaces) or changed, replaces=replaces, delete_before_replace=False)
+
+
+def _differs(old: Any, new: Any) -> bool:
+    if is_unknown(new):
+        return True
+    return bool(plain(old) != plain(new))
+
+
+class Provider(ResourceProvider):
+    """Base of our providers: stateless (nothing pickled but the class reference), configured per process."""
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Remember the stack config for this process: credentials are read from it per call."""
+        config.set_stack_config(req.config.get)
+
+
+def data_client(endpoint: str, settings: config.Settings) -> DataPlaneClient:
+    """A data-plane client for one account, built per call (providers hold no clients)."""
+    return DataPlaneClient(
+        endpoint,
+        settings.data_plane_auth(endpoint),
+        api_version=settings.api_version,
+        policy=RetryPolicy(max_attempts=settings.max_retries),
+    )
+
+
+def poll_until(
+    fetch: Callable[[], dict[str, Any]],
+    done: Callable[[dict[str, Any]], bool],
+    *,
+    timeout_s: float,
+    settings: config.Settings,
+    describe: Callable[[dict[str, Any]], str],
+) -> dict[str, Any]:
+    """Poll with a growing, capped interval until ``done``; raise :class:`WaitTimeoutError` past the timeout.
+
+    The interval starts at ``pollIntervalSeconds`` and grows 1.5x per poll up to ``pollMaxSeconds``: a one-hour
+    job costs tens of calls instead of 720 at a fixed 5 s, and completion is noticed within the cap.
+    """
+    deadline = time.monotonic() + timeout_s
+    interval = settings.poll_interval
+    while True:
+        state = fetch()
+        if done(state):
+            return state
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeoutError(describe(state))
+        time.sleep(min(interval, remaining))
+        interval = min(interval * 1.5 if interval > 0 else 0.0, settings.poll_max)
+
+
+def retrying(action: Callable[[], Any], *, attempts: int, transient: tuple[type[BaseException], ...]) -> Any:
+    """Run ``action`` again after transient failures, with capped exponential backoff."""
+    policy = RetryPolicy(max_attempts=attempts)
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except transient:
+            if attempt == attempts:
+                raise
+            time.sleep(policy.backoff(attempt))
+    raise AssertionError("unreachable")

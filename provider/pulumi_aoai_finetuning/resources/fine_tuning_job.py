@@ -1,0 +1,490 @@
+"""``FineTuningJob``: one paid training run and the model it produces; never submitted twice."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from .. import config
+from ..client import (
+    AzureOpenAIError,
+    ConflictError,
+    DataPlaneClient,
+    NotFoundError,
+    OperationFailedError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+    final_metrics,
+)
+from ._common import (
+    Failures,
+    Provider,
+    check_endpoint,
+    check_number,
+    data_client,
+    diff,
+    is_unknown,
+    poll_until,
+    user_inputs,
+)
+
+INPUTS = (
+    "endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
+    "training_type", "wait", "timeout_minutes", "paused", "quality_gate", "delete_model_on_destroy",
+)  # fmt: skip
+OUTPUTS = (
+    "job_id", "status", "fine_tuned_model", "trained_tokens", "result_files", "checkpoints", "metrics", "error",
+    "created_at", "finished_at", "job_seed",
+)  # fmt: skip
+REPLACE_ON = ("endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
+              "training_type")  # fmt: skip
+UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy")
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+DEAD = frozenset({"failed", "cancelled"})
+SUFFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+HYPERPARAMETERS = {
+    "n_epochs": (1, 50, True),
+    "batch_size": (1, 256, True),
+    "learning_rate_multiplier": (1e-6, 10.0, False),
+    "prompt_loss_weight": (0.0, 1.0, False),
+    "beta": (1e-6, 10.0, False),
+}
+METHODS = ("supervised", "dpo", "reinforcement")
+TRAINING_TYPES = ("standard", "globalstandard", "developer")
+METRICS = (
+    "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy", "full_valid_loss",
+    "full_valid_mean_token_accuracy",
+)  # fmt: skip
+DEFAULT_TIMEOUT_MINUTES = 720.0
+
+
+def _method(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return {"type": value}
+    return dict(value)
+
+
+def job_seed(inputs: dict[str, Any]) -> int:
+    """The user's seed, or one derived from the training inputs: it identifies our job when adopting."""
+    if inputs.get("seed") is not None:
+        return int(inputs["seed"])
+    key = {k: inputs.get(k) for k in REPLACE_ON if k not in ("endpoint", "seed")}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return int(digest[:8], 16) % 2_147_483_647
+
+
+def _check_gate(failures: Failures, gate: Any) -> None:
+    if gate is None or is_unknown(gate):
+        return
+    if not isinstance(gate, dict):
+        failures.add("quality_gate", "quality_gate must be a map such as {'max_full_valid_loss': 0.5}")
+        return
+    for key, value in gate.items():
+        bound, _, metric = key.partition("_")
+        if bound not in ("max", "min") or metric not in METRICS:
+            failures.add(
+                f"quality_gate.{key}",
+                f"unknown threshold {key!r}; use max_<metric> or min_<metric> with a metric among {', '.join(METRICS)}",
+            )
+        elif isinstance(value, bool) or not isinstance(value, int | float):
+            failures.add(f"quality_gate.{key}", f"{key} must be a number, not {value!r}")
+
+
+def _check_hyperparameters(failures: Failures, prop: str, hp: Any, settings: config.Settings) -> None:
+    if hp is None or is_unknown(hp):
+        return
+    if not isinstance(hp, dict):
+        failures.add(prop, f"{prop} must be a map such as {{'n_epochs': 3}}")
+        return
+    for key, value in hp.items():
+        if key not in HYPERPARAMETERS:
+            failures.add(f"{prop}.{key}", f"unknown hyperparameter {key!r}; known: {', '.join(HYPERPARAMETERS)}")
+            continue
+        if value == "auto":
+            if settings.api_version != "v1":
+                failures.add(
+                    f"{prop}.{key}",
+                    f"'auto' is accepted by the v1 API only; leave {key} out for the default "
+                    f"or set azure-openai:apiVersion to v1",
+                )
+            continue
+        low, high, integer = HYPERPARAMETERS[key]
+        check_number(failures, {f"{prop}.{key}": value}, f"{prop}.{key}", low=low, high=high, integer=integer)
+
+
+def gate_misses(gate: dict[str, Any] | None, metrics: dict[str, float]) -> list[str]:
+    """The thresholds of ``gate`` that ``metrics`` miss, each with both numbers."""
+    misses = []
+    for key, limit in (gate or {}).items():
+        bound, _, metric = key.partition("_")
+        value = metrics.get(metric)
+        if value is None:
+            misses.append(f"{metric} is not in results.csv (does the job have a validation_file?)")
+        elif (bound == "max" and value > limit) or (bound == "min" and value < limit):
+            misses.append(
+                f"{metric} = {value:g}, {'above the maximum' if bound == 'max' else 'below the minimum'} {limit:g}"
+            )
+    return misses
+
+
+class FineTuningJobProvider(Provider):
+    """Submits (or adopts) a job, waits for it, reports its model, checkpoints and metrics, cancels it on delete."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Every rule that can be checked offline, before anything is paid for."""
+        settings = config.current()
+        failures = Failures()
+        check_endpoint(failures, news)
+        for name in ("model", "training_file"):
+            value = news.get(name)
+            if value is None:
+                failures.add(name, f"{name} is required")
+            elif not is_unknown(value) and (not isinstance(value, str) or not value):
+                failures.add(name, f"{name} must be a non-empty string, not {value!r}")
+        suffix = news.get("suffix")
+        if (
+            suffix is not None
+            and not is_unknown(suffix)
+            and (not isinstance(suffix, str) or not SUFFIX_RE.match(suffix))
+        ):
+            failures.add("suffix", f"suffix must be 1 to 40 characters of a-z, A-Z, 0-9, '-' and '_', not {suffix!r}")
+        check_number(failures, news, "seed", low=0, high=2_147_483_647, integer=True)
+        check_number(failures, news, "timeout_minutes", low=0.01, high=720 * 60)
+        _check_hyperparameters(failures, "hyperparameters", news.get("hyperparameters"), settings)
+        method = news.get("method")
+        if method is not None and not is_unknown(method):
+            m = _method(method)
+            kind = m.get("type") if m else None
+            if kind not in METHODS:
+                failures.add(
+                    "method", f"method must be one of {', '.join(METHODS)} (or a map with 'type'), not {method!r}"
+                )
+            elif isinstance(m, dict) and isinstance(m.get(kind), dict):
+                _check_hyperparameters(
+                    failures, f"method.{kind}.hyperparameters", m[kind].get("hyperparameters"), settings
+                )
+        training_type = news.get("training_type")
+        if training_type is not None and not is_unknown(training_type):
+            if str(training_type).lower() not in TRAINING_TYPES:
+                failures.add(
+                    "training_type", f"training_type must be one of {', '.join(TRAINING_TYPES)}, not {training_type!r}"
+                )
+            elif settings.api_version == "v1":
+                failures.add(
+                    "training_type",
+                    "training_type is sent on dated API versions only; set "
+                    "azure-openai:apiVersion to 2025-04-01-preview",
+                )
+        for flag in ("wait", "paused", "delete_model_on_destroy"):
+            value = news.get(flag)
+            if value is not None and not is_unknown(value) and not isinstance(value, bool):
+                failures.add(flag, f"{flag} must be true or false, not {value!r}")
+        if (
+            news.get("paused") is True
+            and settings.api_version not in ("v1",)
+            and not settings.api_version.endswith("-preview")
+        ):
+            failures.add(
+                "paused",
+                f"pause and resume need azure-openai:apiVersion v1 or a preview version, not {settings.api_version}",
+            )
+        _check_gate(failures, news.get("quality_gate"))
+        if news.get("quality_gate") and news.get("wait") is False:
+            failures.add("quality_gate", "a quality_gate needs wait=true: the metrics exist only once the job is done")
+        return CheckResult(news, failures.items)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Replace on any training input; pause/resume in place; waiting settings touch nothing remote."""
+        return diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+
+    # --- create ------------------------------------------------------------------------------------------
+
+    def _body(self, inputs: dict[str, Any], seed: int, client: DataPlaneClient) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": inputs["model"], "training_file": inputs["training_file"], "seed": seed}
+        for key in ("validation_file", "suffix", "hyperparameters"):
+            if inputs.get(key) is not None:
+                body[key] = inputs[key]
+        method = _method(inputs.get("method"))
+        if method is not None:
+            body["method"] = method
+        if inputs.get("training_type") is not None and client.dated:
+            body["trainingType"] = str(inputs["training_type"]).lower()
+        return body
+
+    def _matches(self, job: dict[str, Any], inputs: dict[str, Any], seed: int) -> bool:
+        suffix = job.get("suffix", job.get("user_provided_suffix"))
+        return (
+            job.get("status") not in DEAD
+            and job.get("model") == inputs["model"]
+            and job.get("training_file") == inputs["training_file"]
+            and job.get("validation_file") == inputs.get("validation_file")
+            and job.get("seed") == seed
+            and (suffix or None) == (inputs.get("suffix") or None)
+        )
+
+    def _find_or_submit(
+        self, client: DataPlaneClient, inputs: dict[str, Any], seed: int, settings: config.Settings
+    ) -> dict[str, Any]:
+        body = self._body(inputs, seed, client)
+        for attempt in range(1, settings.max_retries + 1):
+            for job in client.list_jobs():
+                if self._matches(job, inputs, seed):
+                    pulumi.log.info(
+                        f"adopting fine-tuning job {job['id']} ({job.get('status')}): same inputs, "
+                        "submitted by an earlier run; no new job is started"
+                    )
+                    return dict(job)
+            try:
+                return client.create_job(body)
+            except (ServerError, TransportError, ThrottledError):
+                # The job may exist although we heard no answer: list again before submitting again.
+                if attempt == settings.max_retries:
+                    raise
+                time.sleep(min(30.0, 0.5 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Adopt a job with the same inputs or submit one; then wait, read results and apply the quality gate."""
+        inputs = user_inputs(props, INPUTS)
+        settings = config.current()
+        seed = job_seed(inputs)
+        client = data_client(inputs["endpoint"], settings)
+        try:
+            job = self._find_or_submit(client, inputs, seed, settings)
+            job = self._settle(client, job, inputs, settings)
+            return CreateResult(job["id"], self._outputs(client, inputs, job, seed))
+        finally:
+            client.close()
+
+    def _settle(
+        self, client: DataPlaneClient, job: dict[str, Any], inputs: dict[str, Any], settings: config.Settings
+    ) -> dict[str, Any]:
+        """Bring the job to what the inputs ask for: paused, or finished (if waiting), or left running."""
+        timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
+        if inputs.get("paused") is True:
+            job = self._wait(client, job, timeout, settings, until=frozenset({"running", "paused"}) | TERMINAL)
+            if job.get("status") == "running":
+                job = client.pause_job(job["id"])
+            return self._wait(client, job, timeout, settings, until=frozenset({"paused"}) | TERMINAL)
+        if job.get("status") in ("paused", "pausing"):
+            job = client.resume_job(job["id"])
+        if inputs.get("wait", True) is False:
+            return job
+        job = self._wait(client, job, timeout, settings, until=TERMINAL)
+        if job["status"] != "succeeded":
+            error = job.get("error") or {}
+            raise OperationFailedError(
+                f"fine-tuning job {job['id']} {job['status']}"
+                + (f": {error.get('code')}: {error.get('message')}" if error else "")
+            )
+        return job
+
+    def _wait(
+        self,
+        client: DataPlaneClient,
+        job: dict[str, Any],
+        timeout: float,
+        settings: config.Settings,
+        until: frozenset[str],
+    ) -> dict[str, Any]:
+        if job.get("status") in until:
+            return job
+        return poll_until(
+            lambda: client.get_job(job["id"]),
+            lambda j: j.get("status") in until,
+            timeout_s=timeout,
+            settings=settings,
+            describe=lambda j: (
+                f"fine-tuning job {j['id']} is still {j.get('status')} after waiting {timeout / 60:g} minutes "
+                "(timeout_minutes). The job goes on in Azure; the next `pulumi up` resumes waiting for this same "
+                "job and does not start another."
+            ),
+        )
+
+    def _outputs(
+        self,
+        client: DataPlaneClient,
+        inputs: dict[str, Any],
+        job: dict[str, Any],
+        seed: int,
+    ) -> dict[str, Any]:
+        out = {
+            **inputs,
+            "job_id": job["id"],
+            "status": job.get("status"),
+            "fine_tuned_model": job.get("fine_tuned_model"),
+            "trained_tokens": job.get("trained_tokens"),
+            "result_files": job.get("result_files"),
+            "error": job.get("error"),
+            "created_at": job.get("created_at"),
+            "finished_at": job.get("finished_at"),
+            "job_seed": seed,
+            "checkpoints": None,
+            "metrics": None,
+        }
+        if job.get("status") == "succeeded":
+            out["checkpoints"] = [
+                {
+                    "id": c["id"],
+                    "model": c.get("fine_tuned_model_checkpoint"),
+                    "step": c.get("step_number"),
+                    "metrics": c.get("metrics"),
+                }
+                for c in client.job_checkpoints(job["id"])
+            ]
+            files = job.get("result_files") or []
+            metrics = final_metrics(client.results(files[0])) if files else {}
+            out["metrics"] = {k: v for k, v in metrics.items() if k in METRICS or k == "step"}
+            misses = gate_misses(inputs.get("quality_gate"), out["metrics"])
+            if misses:
+                raise OperationFailedError(
+                    f"fine-tuning job {job['id']} succeeded but missed its quality_gate: {'; '.join(misses)}. "
+                    f"Its model {job.get('fine_tuned_model')} is not exported, so nothing downstream deploys it."
+                )
+        return out
+
+    # --- read, update, delete -------------------------------------------------------------------------------
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: the job as the service has it, or gone."""
+        settings = config.current()
+        inputs = user_inputs(props, INPUTS)
+        client = data_client(inputs["endpoint"], settings)
+        try:
+            try:
+                job = client.get_job(id_)
+            except NotFoundError:
+                return ReadResult(None, {})
+            if job.get("status") == "succeeded" and props.get("status") == "succeeded":
+                keep = {k: props.get(k) for k in ("checkpoints", "metrics")}
+                return ReadResult(id_, {**user_inputs(props, INPUTS + OUTPUTS), **self._plain_outputs(job), **keep})
+            try:
+                outputs = self._outputs(client, inputs, job, int(props.get("job_seed") or job_seed(inputs)))
+            except OperationFailedError:
+                outputs = {**user_inputs(props, INPUTS + OUTPUTS), **self._plain_outputs(job)}
+            return ReadResult(id_, outputs)
+        finally:
+            client.close()
+
+    def _plain_outputs(self, job: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "job_id": job["id"],
+            "status": job.get("status"),
+            "fine_tuned_model": job.get("fine_tuned_model"),
+            "trained_tokens": job.get("trained_tokens"),
+            "result_files": job.get("result_files"),
+            "error": job.get("error"),
+            "created_at": job.get("created_at"),
+            "finished_at": job.get("finished_at"),
+        }
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Pause or resume in place, resume an interrupted wait, re-apply a changed quality gate."""
+        inputs = user_inputs(news, INPUTS)
+        settings = config.current()
+        client = data_client(inputs["endpoint"], settings)
+        try:
+            job = client.get_job(id_)
+            if inputs.get("paused") is not True and job.get("status") in ("paused", "pausing"):
+                job = self._wait(client, job, 600, settings, until=frozenset({"paused"}) | TERMINAL)
+            job = self._settle(client, job, inputs, settings)
+            return UpdateResult(self._outputs(client, inputs, job, int(olds.get("job_seed") or job_seed(inputs))))
+        finally:
+            client.close()
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Cancel the job if it still runs, delete its record where the API has that, keep the model by default."""
+        settings = config.current()
+        client = data_client(props["endpoint"], settings)
+        try:
+            try:
+                job = client.get_job(id_)
+            except NotFoundError:
+                return
+            if job.get("status") not in TERMINAL:
+                with contextlib.suppress(ConflictError):  # it finished meanwhile
+                    client.cancel_job(id_)
+                poll_until(
+                    lambda: client.get_job(id_),
+                    lambda j: j.get("status") in TERMINAL,
+                    timeout_s=600,
+                    settings=settings,
+                    describe=lambda j: f"fine-tuning job {id_} did not stop: {j.get('status')}",
+                )
+            if client.dated:
+                with contextlib.suppress(NotFoundError, ConflictError):
+                    client.delete_job(id_)
+            model = job.get("fine_tuned_model")
+            if props.get("delete_model_on_destroy") is True and model:
+                try:
+                    client.http.request("DELETE", f"{client.endpoint}openai/v1/models/{model}")
+                except NotFoundError:
+                    pass
+                except AzureOpenAIError as exc:
+                    raise OperationFailedError(f"could not delete the model {model}: {exc}") from None
+        finally:
+            client.close()
+
+
+@dataclass
+class FineTuningJobArgs:
+    """The inputs of a :class:`FineTuningJob`."""
+
+    endpoint: pulumi.Input[str]
+    model: pulumi.Input[str]
+    training_file: pulumi.Input[str]
+    validation_file: pulumi.Input[str] | None = None
+    suffix: pulumi.Input[str] | None = None
+    seed: pulumi.Input[int] | None = None
+    hyperparameters: pulumi.Input[dict[str, Any]] | None = None
+    method: pulumi.Input[Any] | None = None
+    training_type: pulumi.Input[str] | None = None
+    wait: pulumi.Input[bool] | None = None
+    timeout_minutes: pulumi.Input[float] | None = None
+    paused: pulumi.Input[bool] | None = None
+    quality_gate: pulumi.Input[dict[str, float]] | None = None
+    delete_model_on_destroy: pulumi.Input[bool] | None = None
+
+
+class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
+    """A fine-tuning job: submitted once, waited for, gated on its metrics; its model feeds deployments."""
+
+    endpoint: pulumi.Output[str]
+    model: pulumi.Output[str]
+    job_id: pulumi.Output[str]
+    status: pulumi.Output[str]
+    fine_tuned_model: pulumi.Output[str | None]
+    trained_tokens: pulumi.Output[int | None]
+    result_files: pulumi.Output[list[str] | None]
+    checkpoints: pulumi.Output[list[dict[str, Any]] | None]
+    metrics: pulumi.Output[dict[str, float] | None]
+    error: pulumi.Output[dict[str, Any] | None]
+    created_at: pulumi.Output[int]
+    finished_at: pulumi.Output[int | None]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: FineTuningJobArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Any,
+    ) -> None:
+        values = dict(vars(args)) if args is not None else {}
+        unknown = set(kwargs) - set(INPUTS)
+        if unknown:
+            raise TypeError(f"FineTuningJob got unknown argument(s) {sorted(unknown)}; known: {list(INPUTS)}")
+        values.update(kwargs)
+        props = {name: values.get(name) for name in INPUTS}
+        props.update(dict.fromkeys(OUTPUTS))
+        super().__init__(FineTuningJobProvider(), resource_name, props, opts)

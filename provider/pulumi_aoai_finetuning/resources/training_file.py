@@ -1,0 +1,281 @@
+"""``TrainingFile``: a validated JSONL dataset uploaded (or imported) into one Azure OpenAI account."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import posixpath
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from .. import config
+from ..client import (
+    AzureOpenAIError,
+    NotFoundError,
+    OperationFailedError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+    WaitTimeoutError,
+)
+from ..datasets import validate_file
+from ._common import (
+    Failures,
+    Provider,
+    check_endpoint,
+    check_number,
+    data_client,
+    diff,
+    is_unknown,
+    poll_until,
+    user_inputs,
+)
+
+INPUTS = ("endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes")
+COMPUTED_INPUTS = ("sha256", "remote_filename")
+OUTPUTS = ("file_id", "bytes", "status", "status_details", "examples", "format", "created_at")
+REPLACE_ON = ("endpoint", "sha256", "content_url", "remote_filename", "purpose")
+UPDATE_ON = ("validate", "timeout_minutes", "path", "filename")
+PURPOSES = ("fine-tune", "assistants", "batch", "evals")
+DEFAULT_TIMEOUT_MINUTES = 30.0
+
+
+def _remote_filename(filename: str, digest: str) -> str:
+    """A content-addressed name (``train.<sha256 prefix>.jsonl``): how a re-run finds its own upload."""
+    stem, ext = os.path.splitext(filename)
+    return f"{stem}.{digest[:16]}{ext or '.jsonl'}"
+
+
+class TrainingFileProvider(Provider):
+    """Creates, adopts, refreshes and deletes one file in an account."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Validate the inputs and the dataset itself, offline; add its hash and remote name."""
+        failures = Failures()
+        check_endpoint(failures, news)
+        path, url = news.get("path"), news.get("content_url")
+        if (path is None) == (url is None):
+            failures.add("path", "give exactly one of path (a local JSONL file) or content_url (a URL to import from)")
+        purpose = news.get("purpose", "fine-tune")
+        if not is_unknown(purpose) and purpose not in PURPOSES:
+            failures.add("purpose", f"purpose must be one of {', '.join(PURPOSES)}, not {purpose!r}")
+        check_number(failures, news, "timeout_minutes", low=0.01, high=7 * 24 * 60)
+        validate = news.get("validate", True)
+        if not isinstance(validate, bool) and not is_unknown(validate):
+            failures.add("validate", f"validate must be true or false, not {validate!r}")
+        inputs = {**news, "purpose": purpose}
+        filename = news.get("filename")
+        if filename is not None and not is_unknown(filename):
+            if not isinstance(filename, str) or not filename or "/" in filename:
+                failures.add("filename", f"filename must be a plain file name such as train.jsonl, not {filename!r}")
+            elif purpose == "fine-tune" and not filename.endswith(".jsonl"):
+                failures.add("filename", f"fine-tuning files must be named *.jsonl; rename {filename!r}")
+        if isinstance(path, str):
+            self._check_path(failures, inputs, path, purpose, validate is not False)
+        elif isinstance(url, str):
+            if not url.startswith(("https://", "http://", "file://")):
+                failures.add("content_url", f"content_url must be an https:// URL (a blob SAS URL, say), not {url!r}")
+            name = filename if isinstance(filename, str) else posixpath.basename(urllib.parse.urlparse(url).path)
+            inputs["filename"] = name or "import.jsonl"
+            inputs["sha256"] = None
+            inputs["remote_filename"] = _remote_filename(
+                name or "import.jsonl", hashlib.sha256(url.encode()).hexdigest()
+            )
+        return CheckResult(inputs, failures.items)
+
+    def _check_path(self, failures: Failures, inputs: dict[str, Any], path: str, purpose: Any, validate: bool) -> None:
+        file = Path(path)
+        if not file.is_file():
+            failures.add(
+                "path", f"{path}: no such file (paths are relative to the Pulumi project directory, {Path.cwd()})"
+            )
+            return
+        report = validate_file(file)
+        if validate and purpose == "fine-tune":
+            for error in report.errors:
+                failures.add("path", str(error))
+            if report.truncated:
+                failures.add("path", f"{path}: more errors not shown; fix these and preview again")
+        filename = inputs.get("filename") if isinstance(inputs.get("filename"), str) else file.name
+        inputs["filename"] = filename
+        inputs["sha256"] = report.sha256
+        inputs["remote_filename"] = _remote_filename(str(filename), report.sha256)
+        inputs["examples"] = report.examples
+        inputs["format"] = report.format
+        inputs["bytes"] = report.size
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Replace on content, source, name, purpose or account; the rest changes no remote object."""
+        return diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Adopt the upload of an interrupted run, else upload (streamed) or import; wait for ``processed``."""
+        inputs = user_inputs(props, INPUTS + COMPUTED_INPUTS + ("examples", "format", "bytes"))
+        settings = config.current()
+        client = data_client(inputs["endpoint"], settings)
+        try:
+            file = self._find_or_upload(client, inputs, settings)
+            file = self._wait(client, file, inputs, settings)
+        finally:
+            client.close()
+        return CreateResult(file["id"], self._outputs(inputs, file))
+
+    def _find_or_upload(self, client: Any, inputs: dict[str, Any], settings: config.Settings) -> dict[str, Any]:
+        name = inputs["remote_filename"]
+        for attempt in range(1, settings.max_retries + 1):
+            for file in client.list_files(inputs["purpose"]):
+                if (
+                    file.get("filename") == name
+                    and file.get("status") not in ("error", "deleted", "deleting")
+                    and ("bytes" not in inputs or file.get("bytes") in (None, inputs["bytes"]))
+                ):
+                    pulumi.log.info(f"adopting {file['id']} ({name}), uploaded by an earlier interrupted run")
+                    return dict(file)
+            try:
+                if "path" in inputs:
+                    return dict(client.upload_file(inputs["path"], name, inputs["purpose"]))
+                return dict(client.import_file(inputs["content_url"], name, inputs["purpose"]))
+            except (ServerError, TransportError, ThrottledError):
+                # The upload may have landed although we heard no answer: look again before re-sending.
+                if attempt == settings.max_retries:
+                    raise
+                time.sleep(min(30.0, 0.5 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _wait(
+        self, client: Any, file: dict[str, Any], inputs: dict[str, Any], settings: config.Settings
+    ) -> dict[str, Any]:
+        timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
+        try:
+            file = poll_until(
+                lambda: dict(client.get_file(file["id"])),
+                lambda f: f.get("status") in ("processed", "error", "deleted"),
+                timeout_s=timeout,
+                settings=settings,
+                describe=lambda f: (
+                    f"file {f['id']} is still {f.get('status')} after {timeout / 60:g} minutes; the next "
+                    "`pulumi up` adopts it and resumes the wait (raise timeout_minutes to wait longer)"
+                ),
+            )
+        except WaitTimeoutError:
+            raise
+        if file.get("status") != "processed":
+            details = file.get("status_details") or "no details given"
+            with contextlib.suppress(AzureOpenAIError):
+                client.delete_file(file["id"])
+            raise OperationFailedError(
+                f"the service rejected {inputs['remote_filename']} ({file['id']}, now deleted): {details}"
+            )
+        return file
+
+    def _outputs(self, inputs: dict[str, Any], file: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **inputs,
+            "file_id": file["id"],
+            "filename": inputs.get("filename"),
+            "bytes": file.get("bytes", inputs.get("bytes")),
+            "status": file.get("status"),
+            "status_details": file.get("status_details"),
+            "examples": inputs.get("examples"),
+            "format": inputs.get("format"),
+            "created_at": file.get("created_at"),
+        }
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: the file as the service has it now, or gone."""
+        settings = config.current()
+        client = data_client(props["endpoint"], settings)
+        try:
+            file = client.get_file(id_)
+        except NotFoundError:
+            return ReadResult(None, {})
+        finally:
+            client.close()
+        inputs = user_inputs(props, INPUTS + COMPUTED_INPUTS + ("examples", "format"))
+        return ReadResult(id_, self._outputs(inputs, file))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Only settings that touch no remote object change in place: the outputs are carried over."""
+        return UpdateResult({**olds, **user_inputs(news, INPUTS + COMPUTED_INPUTS)})
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """Delete the file (already gone is fine) and wait until the service no longer lists it."""
+        settings = config.current()
+        client = data_client(props["endpoint"], settings)
+        try:
+            try:
+                client.delete_file(id_)
+            except NotFoundError:
+                return
+            poll_until(
+                lambda: _exists(client, id_),
+                lambda state: not state["exists"],
+                timeout_s=300,
+                settings=settings,
+                describe=lambda _s: f"file {id_} was deleted but is still listed",
+            )
+        finally:
+            client.close()
+
+
+def _exists(client: Any, file_id: str) -> dict[str, Any]:
+    try:
+        client.get_file(file_id)
+    except NotFoundError:
+        return {"exists": False}
+    return {"exists": True}
+
+
+@dataclass
+class TrainingFileArgs:
+    """The inputs of a :class:`TrainingFile`."""
+
+    endpoint: pulumi.Input[str]
+    path: pulumi.Input[str] | None = None
+    content_url: pulumi.Input[str] | None = None
+    filename: pulumi.Input[str] | None = None
+    purpose: pulumi.Input[str] | None = None
+    validate: pulumi.Input[bool] | None = None
+    timeout_minutes: pulumi.Input[float] | None = None
+
+
+class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
+    """A JSONL dataset, validated at preview, uploaded once into an Azure OpenAI account."""
+
+    endpoint: pulumi.Output[str]
+    path: pulumi.Output[str | None]
+    content_url: pulumi.Output[str | None]
+    filename: pulumi.Output[str]
+    purpose: pulumi.Output[str]
+    file_id: pulumi.Output[str]
+    bytes: pulumi.Output[int]
+    sha256: pulumi.Output[str | None]
+    status: pulumi.Output[str]
+    status_details: pulumi.Output[str | None]
+    examples: pulumi.Output[int | None]
+    format: pulumi.Output[str | None]
+    created_at: pulumi.Output[int]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: TrainingFileArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Any,
+    ) -> None:
+        values = dict(vars(args)) if args is not None else {}
+        unknown = set(kwargs) - set(INPUTS)
+        if unknown:
+            raise TypeError(f"TrainingFile got unknown argument(s) {sorted(unknown)}; known: {list(INPUTS)}")
+        values.update(kwargs)
+        props = {name: values.get(name) for name in INPUTS}
+        props.update(dict.fromkeys(OUTPUTS + COMPUTED_INPUTS))
+        props["bytes"] = None
+        super().__init__(TrainingFileProvider(), resource_name, props, opts)

@@ -1,0 +1,50 @@
+"""The emulator as a test fixture: a served account and the stack config that points providers at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aoai_emulator import Emulator, create_emulator
+
+FAST_POLLING = {"azure-openai:pollIntervalSeconds": "0.01", "azure-openai:pollMaxSeconds": "0.05"}
+
+
+@dataclass
+class EmulatedAccount:
+    """An account on a running emulator, with the stack config and secret keys a plugin needs."""
+
+    emulator: Emulator
+    name: str
+    endpoint: str
+    key: str
+    id: str
+    location: str
+
+    def stack_config(self, **extra: str) -> dict[str, str]:
+        """Stack config (namespaced, as the engine sends it) for providers talking to this account."""
+        return {"azure-openai:apiKey": self.key, **FAST_POLLING, **extra}
+
+    def requests(self, mutating: bool = False) -> list[dict[str, Any]]:
+        """The requests the emulator served (only POST/PUT/PATCH/DELETE if ``mutating``)."""
+        reqs = self.emulator.requests()
+        return [r for r in reqs if r["method"] in ("POST", "PUT", "PATCH", "DELETE")] if mutating else reqs
+
+    def objects(self, kind: str) -> dict[str, Any]:
+        """The account's ``files``, ``jobs`` or ``deployments`` as the emulator holds them."""
+        found: dict[str, Any] = self.emulator.state()["accounts"][self.name.lower()][kind]
+        return found
+
+
+@contextmanager
+def emulated_account(name: str = "aoai", location: str = "eastus2", **options: Any) -> Iterator[EmulatedAccount]:
+    """Serve an emulator on loopback with one ready account; ``options`` go to ``create_emulator``."""
+    emulator = create_emulator(**options)
+    try:
+        emulator.serve()
+        info = emulator.seed_account(name, location)
+        yield EmulatedAccount(emulator, name, info["endpoint"], info["keys"][0], info["id"], location)
+    finally:
+        emulator.close()
