@@ -25,10 +25,10 @@ from .errors import ServiceError
 from .faults import FaultRule
 from .http import Call, Reply
 from .service import Service
+from .uploads import parse_multipart
 
 # Set by the server's protocol to the connection's transport, so a reset fault can abort it.
 CURRENT_TRANSPORT: contextvars.ContextVar[Any] = contextvars.ContextVar("aoai_emulator_transport", default=None)
-MAX_FORM_PART = 1024 * 1024
 
 
 def _plane(path: str) -> str:
@@ -116,7 +116,7 @@ class EmulatorApp:
         body = b""
         try:
             if headers.get("content-type", "").startswith("multipart/form-data"):
-                form = await request.form(max_files=4, max_fields=32, max_part_size=MAX_FORM_PART)
+                form = await parse_multipart(headers["content-type"], request.stream(), self.svc.store.blob_dir)
             else:
                 body = await request.body()
         except Exception as exc:
@@ -126,7 +126,7 @@ class EmulatorApp:
             return await anyio.to_thread.run_sync(self._dispatch, call, plane)
         finally:
             if form is not None:
-                await form.close()
+                form.discard()  # parts a handler kept were moved away already
 
     def _dispatch(self, call: Call, plane: str) -> tuple[Reply, str | None]:
         svc = self.svc

@@ -8,6 +8,7 @@ a read moves an object exactly one phase on instead (``step=True``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from . import ids, results
@@ -40,15 +41,12 @@ def fire_at(since: float, duration: float, now: float, step: bool | None) -> flo
 # --- files ----------------------------------------------------------------------------------------------
 
 
-def settle_file(file: Obj, now: float, timings: Timings, step: bool | None) -> None:
-    """Move an uploaded file from ``pending`` to ``processed`` or ``error`` when its processing is over."""
+def settle_file(file: Obj, now: float, timings: Timings, step: bool | None, check: Callable[[Obj], list[str]]) -> None:
+    """Move an uploaded file from ``pending`` to ``processed``, or ``error`` when ``check`` finds problems."""
     if file["status"] != "pending":
         return
     if fire_at(file["_since"], timings.file_processing, now, step) is not None:
-        errors = file.get("_errors") or []
-        file["status"] = "error" if errors else "processed"
-        if errors:
-            file["status_details"] = file["_status_details"]
+        file["status"] = "error" if check(file) else "processed"
 
 
 # --- jobs -----------------------------------------------------------------------------------------------

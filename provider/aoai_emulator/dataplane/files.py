@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import urllib.parse
@@ -23,8 +24,31 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 def _settled(ctx: Ctx, file: Obj, read: bool = True) -> dict[str, Any]:
-    lifecycle.settle_file(file, ctx.svc.now(), ctx.svc.timings, ctx.svc.step(read))
+    settle(ctx, file, read)
     return public(file)
+
+
+def settle(ctx: Ctx, file: Obj, read: bool) -> None:
+    """Move a file on; when its processing ends, run the service's dataset rules over its bytes."""
+    svc = ctx.svc
+    lifecycle.settle_file(
+        file,
+        svc.now(),
+        svc.timings,
+        svc.step(read),
+        check=lambda f: _verdict(svc.store.blob_path(f["id"]), f, svc.limits.min_examples),
+    )
+
+
+def _verdict(blob: Path, file: Obj, min_examples: int) -> list[str]:
+    if file["purpose"] != "fine-tune":
+        return []
+    with blob.open("rb") as stream:
+        verdict = check_dataset(stream, min_examples)
+    file.update(_format=verdict.format, _examples=verdict.examples, _tokens=verdict.tokens)
+    if verdict.errors:
+        file["status_details"] = verdict.status_details()
+    return verdict.errors
 
 
 def get_file(ctx: Ctx, file_id: str) -> Obj:
@@ -75,27 +99,17 @@ def _check_purpose(ctx: Ctx, purpose: Any, filename: str) -> str:
     return purpose
 
 
-def _store(ctx: Ctx, source: IO[bytes], purpose: str, filename: str, expires_at: int | None) -> Reply:
+def _store(ctx: Ctx, source: Path, purpose: str, filename: str, expires_at: int | None) -> Reply:
+    """Keep an uploaded file: move its bytes into place; the dataset check runs when processing ends."""
     svc = ctx.svc
-    file_id = svc.store.ids.new("file")
-    target = svc.store.blob_path(file_id)
-    with target.open("wb") as out:
-        shutil.copyfileobj(source, out, 1024 * 1024)
-    size = target.stat().st_size
+    size = source.stat().st_size
     if size > svc.limits.max_file_bytes:
-        target.unlink()
+        source.unlink(missing_ok=True)
         raise errors.invalid_payload(
             f"The file is {size} bytes; the maximum is {svc.limits.max_file_bytes} bytes (512 MB).", "file"
         )
-    errs: list[str] = []
-    fmt, examples, tokens = None, 0, 0
-    if purpose == "fine-tune":
-        with target.open("rb") as stream:
-            verdict = check_dataset(stream, svc.limits.min_examples)
-        errs, fmt, examples, tokens = verdict.errors, verdict.format, verdict.examples, verdict.tokens
-        details = verdict.status_details() if errs else None
-    else:
-        details = None
+    file_id = svc.store.ids.new("file")
+    os.replace(source, svc.store.blob_path(file_id))
     now = svc.now()
     file: Obj = {
         "object": "file",
@@ -106,11 +120,6 @@ def _store(ctx: Ctx, source: IO[bytes], purpose: str, filename: str, expires_at:
         "purpose": purpose,
         "filename": filename,
         "_since": now,
-        "_errors": errs,
-        "_status_details": details,
-        "_format": fmt,
-        "_examples": examples,
-        "_tokens": tokens,
     }
     if expires_at is not None:
         file["expires_at"] = expires_at
@@ -123,15 +132,13 @@ def upload(ctx: Ctx, _: dict[str, str]) -> Reply:
     form = ctx.call.form
     if form is None:
         raise errors.invalid_payload("Uploads must be multipart/form-data with 'purpose' and 'file'.", "file")
-    upload_file = form.get("file")
-    if upload_file is None or isinstance(upload_file, str):
+    part = form.files.get("file")
+    if part is None:
         raise errors.invalid_payload("'file' is required and must be a file part.", "file")
-    filename = upload_file.filename or "upload"
-    purpose = _check_purpose(ctx, form.get("purpose"), filename)
-    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
-    expires_at = _expiry(ctx, fields, ctx.svc.now())
-    upload_file.file.seek(0)
-    return _store(ctx, upload_file.file, purpose, filename, expires_at)
+    filename = part.filename or "upload"
+    purpose = _check_purpose(ctx, form.fields.get("purpose"), filename)
+    expires_at = _expiry(ctx, form.fields, ctx.svc.now())
+    return _store(ctx, part.path, purpose, filename, expires_at)
 
 
 def _open_source(url: str) -> IO[bytes]:
@@ -180,8 +187,9 @@ def import_file(ctx: Ctx, _: dict[str, str]) -> Reply:
     expiry = body.get("expires_after") or {}
     fields = {f"expires_after.{k}": v for k, v in expiry.items()} if isinstance(expiry, dict) else {}
     expires_at = _expiry(ctx, fields, ctx.svc.now())
-    with _open_source(url) as source:
-        return _store(ctx, source, purpose, filename, expires_at)
+    with _open_source(url) as source, tempfile.NamedTemporaryFile(dir=ctx.svc.store.blob_dir, delete=False) as out:
+        shutil.copyfileobj(source, out, 1024 * 1024)
+    return _store(ctx, Path(out.name), purpose, filename, expires_at)
 
 
 def list_files(ctx: Ctx, _: dict[str, str]) -> Reply:

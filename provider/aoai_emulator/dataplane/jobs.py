@@ -9,6 +9,7 @@ from .. import errors, lifecycle
 from ..catalog import BASE_MODELS, PAUSE_RESUME_VERSIONS, TRAINING_TYPES, root_base_model
 from ..http import Reply, public
 from ..state import Obj
+from . import files
 from .context import Ctx, page
 
 SUFFIX_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -62,7 +63,7 @@ def _file_for_training(ctx: Ctx, file_id: Any, field: str) -> Obj:
     file: Obj | None = ctx.account["files"].get(file_id)
     if file is None:
         raise errors.invalid_payload(f"The {field.replace('_', ' ')} '{file_id}' could not be found.", field)
-    lifecycle.settle_file(file, ctx.svc.now(), ctx.svc.timings, ctx.svc.step(False))
+    files.settle(ctx, file, read=False)
     if file["purpose"] != "fine-tune":
         raise errors.invalid_payload(
             f"The file '{file_id}' has purpose '{file['purpose']}'; {field} needs purpose 'fine-tune'.", field

@@ -1,0 +1,105 @@
+"""Upload of a large chat dataset: our streamed upload (what TrainingFile runs) vs openai-python's files.create.
+
+Each side runs in a fresh process against the same emulator process, alternating, best of N; peak memory is
+the growth of the process's max RSS during the upload (after imports and client setup).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from ._data import make_chat_dataset
+from ._emulator import emulator_process
+
+OURS = """
+import json, resource, sys, time
+from pulumi_aoai_finetuning.client import ApiKeyAuth, DataPlaneClient
+endpoint, key, path = sys.argv[1:4]
+client = DataPlaneClient(endpoint, ApiKeyAuth(key), api_version="2024-10-21")
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+file = client.upload_file(path, "bench.jsonl", "fine-tune")
+elapsed = time.perf_counter() - t0
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": elapsed, "rss_growth_mb": (after - before) / 1024, "id": file["id"]}))
+"""
+
+THEIRS = """
+import json, resource, sys, time
+import openai
+endpoint, key, path = sys.argv[1:4]
+client = openai.AzureOpenAI(azure_endpoint=endpoint, api_key=key, api_version="2024-10-21", max_retries=0)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+with open(path, "rb") as fh:
+    file = client.files.create(file=fh, purpose="fine-tune")
+elapsed = time.perf_counter() - t0
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": elapsed, "rss_growth_mb": (after - before) / 1024, "id": file.id}))
+"""
+
+
+def _run(code: str, account: dict[str, Any], path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", code, account["endpoint"], account["keys"][0], str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    httpx2.delete(
+        f"{account['endpoint']}openai/files/{result['id']}",
+        params={"api-version": "2024-10-21"},
+        headers={"api-key": account["keys"][0]},
+    )
+    return result
+
+
+def run(workdir: Path, size_mb: int = 500, repeats: int = 3) -> list[dict[str, Any]]:
+    """Measure both uploads side by side; return the figures as rows."""
+    path = workdir / f"chat-{size_mb}mb.jsonl"
+    if not path.exists() or path.stat().st_size < size_mb * 1024 * 1024 * 0.99:
+        make_chat_dataset(path, size_mb * 1024 * 1024)
+    ours: list[dict[str, Any]] = []
+    theirs: list[dict[str, Any]] = []
+    with emulator_process("--timing", "file_processing=86400") as (_url, account):
+        for _ in range(repeats):
+            ours.append(_run(OURS, account, path))
+            theirs.append(_run(THEIRS, account, path))
+    best_ours = min(r["seconds"] for r in ours)
+    best_theirs = min(r["seconds"] for r in theirs)
+    mem_ours = max(r["rss_growth_mb"] for r in ours)
+    mem_theirs = max(r["rss_growth_mb"] for r in theirs)
+    size = path.stat().st_size / 1024 / 1024
+    return [
+        {
+            "figure": f"upload {size:.0f} MB: time, ours / openai files.create (best of {repeats})",
+            "ours": round(best_ours, 3),
+            "baseline": round(best_theirs, 3),
+            "unit": "s",
+            "ratio": round(best_ours / best_theirs, 3),
+            "goal": "<= 0.7",
+            "met": best_ours / best_theirs <= 0.7,
+        },
+        {
+            "figure": f"upload {size:.0f} MB: peak memory growth (worst of {repeats})",
+            "ours": round(mem_ours, 1),
+            "baseline": round(mem_theirs, 1),
+            "unit": "MB",
+            "ratio": round(mem_ours / mem_theirs, 3) if mem_theirs else None,
+            "goal": "<= 32 MB",
+            "met": mem_ours <= 32,
+        },
+    ]
+
+
+if __name__ == "__main__":
+    for row in run(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("benchmarks/out")):
+        print(row)

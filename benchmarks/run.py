@@ -1,0 +1,82 @@
+"""Run every benchmark side by side and write the figures into benchmarks/README.md.
+
+Usage: ``make bench`` (``BENCH_SIZE_MB`` sets the dataset size, default 500).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks import bench_check_diff, bench_upload, bench_validate, bench_wait  # noqa: E402
+
+MARK = "<!-- results -->"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.3f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Rows as a Markdown table."""
+    lines = ["| figure | ours | baseline | unit | ratio | goal | met |", "|---|---:|---:|---|---:|---|---|"]
+    for r in rows:
+        met = "yes" if r["met"] else "**no**"
+        lines.append(
+            f"| {r['figure']} | {_fmt(r['ours'])} | {_fmt(r['baseline'])} | {r['unit']} | "
+            f"{_fmt(r['ratio'])} | {r['goal']} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Run all benchmarks and update the README's results section."""
+    size_mb = int(os.environ.get("BENCH_SIZE_MB", "500"))
+    workdir = HERE / "out"
+    workdir.mkdir(exist_ok=True)
+    sections = []
+    started = time.perf_counter()
+    for title, bench in (
+        ("Validate and hash (datasets.py)", lambda: bench_validate.run(workdir, size_mb=size_mb)),
+        (
+            "Upload (TrainingFile's streamed upload vs openai-python)",
+            lambda: bench_upload.run(workdir, size_mb=size_mb),
+        ),
+        ("No-op preview (check + diff, warm cache)", lambda: bench_check_diff.run(workdir, size_mb=size_mb)),
+        ("Waiting on a job (FineTuningJob's poller)", lambda: bench_wait.run(workdir)),
+    ):
+        print(f"== {title}", flush=True)
+        rows = bench()
+        for row in rows:
+            print(
+                f"   {row['figure']}: ours {row['ours']} vs {row['baseline']} {row['unit']}, "
+                f"ratio {row['ratio']}, goal {row['goal']}, met {row['met']}",
+                flush=True,
+            )
+        sections.append(f"### {title}\n\n{table(rows)}\n")
+    header = (
+        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, dataset {size_mb} MB, "
+        f"in {time.perf_counter() - started:.0f} s (`make bench`).\n"
+    )
+    readme = HERE / "README.md"
+    text = readme.read_text() if readme.exists() else f"# Benchmarks\n\n{MARK}\n"
+    before = text.split(MARK)[0]
+    readme.write_text(f"{before}{MARK}\n\n{header}\n" + "\n".join(sections))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
