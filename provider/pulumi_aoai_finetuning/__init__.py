@@ -1,5 +1,23 @@
 """Azure OpenAI fine-tuning as Pulumi resources: datasets, jobs, checkpoint copies and deployments."""
 
-from .resources import FineTuningJob, FineTuningJobArgs, TrainingFile, TrainingFileArgs
+from .resources import (
+    CheckpointCopy,
+    CheckpointCopyArgs,
+    Deployment,
+    DeploymentArgs,
+    FineTuningJob,
+    FineTuningJobArgs,
+    TrainingFile,
+    TrainingFileArgs,
+)
 
-__all__ = ["FineTuningJob", "FineTuningJobArgs", "TrainingFile", "TrainingFileArgs"]
+__all__ = [
+    "CheckpointCopy",
+    "CheckpointCopyArgs",
+    "Deployment",
+    "DeploymentArgs",
+    "FineTuningJob",
+    "FineTuningJobArgs",
+    "TrainingFile",
+    "TrainingFileArgs",
+]

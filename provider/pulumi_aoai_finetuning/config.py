@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .client.auth import DATA_PLANE_SCOPE, ApiKeyAuth, Auth, BearerAuth, EntraAuth
+from .client.auth import ARM_SCOPE, DATA_PLANE_SCOPE, ApiKeyAuth, Auth, BearerAuth, EntraAuth
 from .client.dataplane import normalize_endpoint
 
 NAMESPACE = "azure-openai"
@@ -60,6 +60,10 @@ class Settings:
         """The credentials for one account: its key from ``apiKeys``, else ``apiKey``, else Entra ID."""
         key = self.api_keys.get(normalize_endpoint(endpoint)) or self.api_key
         return ApiKeyAuth(key) if key else EntraAuth(DATA_PLANE_SCOPE)
+
+    def arm_auth(self) -> Auth:
+        """Credentials for ARM: the configured bearer token, else Entra ID for the management scope."""
+        return BearerAuth(self.arm_token) if self.arm_token else EntraAuth(ARM_SCOPE)
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value these settings hold, for redaction."""

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_aoai_finetuning.testing import DynamicPlugin, EmulatedAccount, EngineReplay, emulated_account
+from pulumi_aoai_finetuning.testing import SECRET_CONFIG, DynamicPlugin, EmulatedAccount, EngineReplay, emulated_account
 from tests.emulator.support import chat_dataset
 
-SECRET_KEYS = {"azure-openai:apiKey"}
+SECRET_KEYS = set(SECRET_CONFIG)
 DATED = "2025-04-01-preview"
 
 

@@ -1,5 +1,6 @@
 """Clients for the Azure OpenAI data plane and ARM, on httpx with an injectable transport."""
 
+from .arm import ACCOUNT_ID_RE, ArmClient, account_writes
 from .auth import ApiKeyAuth, Auth, BearerAuth, EntraAuth
 from .dataplane import DataPlaneClient, final_metrics, normalize_endpoint
 from .errors import (
@@ -19,7 +20,9 @@ from .errors import (
 from .retry import RetryPolicy
 
 __all__ = [
+    "ACCOUNT_ID_RE",
     "ApiKeyAuth",
+    "ArmClient",
     "Auth",
     "AuthenticationError",
     "AzureOpenAIError",
@@ -36,6 +39,7 @@ __all__ = [
     "ThrottledError",
     "TransportError",
     "WaitTimeoutError",
+    "account_writes",
     "final_metrics",
     "normalize_endpoint",
     "redact",

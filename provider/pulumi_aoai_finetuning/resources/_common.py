@@ -11,7 +11,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
 
 from .. import config
-from ..client import DataPlaneClient, RetryPolicy, WaitTimeoutError
+from ..client import ACCOUNT_ID_RE, ArmClient, DataPlaneClient, RetryPolicy, WaitTimeoutError
 
 PROVIDER_KEY = "__provider"
 
@@ -162,3 +162,30 @@ def retrying(action: Callable[[], Any], *, attempts: int, transient: tuple[type[
                 raise
             time.sleep(policy.backoff(attempt))
     raise AssertionError("unreachable")
+
+
+def arm_client(settings: config.Settings) -> ArmClient:
+    """An ARM client for the configured endpoint and credentials, built per call."""
+    return ArmClient(
+        settings.arm_endpoint,
+        settings.arm_auth(),
+        policy=RetryPolicy(max_attempts=settings.max_retries),
+        poll_interval=settings.poll_interval,
+        poll_max=settings.poll_max,
+    )
+
+
+def check_account_id(failures: Failures, props: Mapping[str, Any], name: str, *, required: bool = True) -> None:
+    """An account's ARM id (``/subscriptions/.../accounts/<name>``); unknowns pass."""
+    value = props.get(name)
+    if value is None:
+        if required:
+            failures.add(name, f"{name} is required: the account's ARM id, e.g. account.id")
+        return
+    if not is_unknown(value) and (not isinstance(value, str) or not ACCOUNT_ID_RE.match(value)):
+        failures.add(
+            name,
+            f"{name} must be an account's ARM id "
+            f"(/subscriptions/<s>/resourceGroups/<g>/providers/Microsoft.CognitiveServices/accounts/<a>), "
+            f"not {value!r}",
+        )

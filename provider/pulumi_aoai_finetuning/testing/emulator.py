@@ -10,6 +10,8 @@ from typing import Any
 from aoai_emulator import Emulator, create_emulator
 
 FAST_POLLING = {"azure-openai:pollIntervalSeconds": "0.01", "azure-openai:pollMaxSeconds": "0.05"}
+ARM_TOKEN = "emulator-arm-token"  # the emulator accepts any opaque bearer token
+SECRET_CONFIG = frozenset({"azure-openai:apiKey", "azure-openai:apiKeys", "azure-openai:armToken"})
 
 
 @dataclass
@@ -22,10 +24,24 @@ class EmulatedAccount:
     key: str
     id: str
     location: str
+    arm_endpoint: str
 
     def stack_config(self, **extra: str) -> dict[str, str]:
-        """Stack config (namespaced, as the engine sends it) for providers talking to this account."""
-        return {"azure-openai:apiKey": self.key, **FAST_POLLING, **extra}
+        """Stack config (namespaced, as the engine sends it) for providers talking to this account and ARM."""
+        return {
+            "azure-openai:apiKey": self.key,
+            "azure-openai:armEndpoint": self.arm_endpoint,
+            "azure-openai:armToken": ARM_TOKEN,
+            **FAST_POLLING,
+            **extra,
+        }
+
+    def another(self, name: str, location: str) -> EmulatedAccount:
+        """A second ready account on the same emulator (another region, for copies and cross-account deploys)."""
+        info = self.emulator.seed_account(name, location)
+        return EmulatedAccount(
+            self.emulator, name, info["endpoint"], info["keys"][0], info["id"], location, self.arm_endpoint
+        )
 
     def requests(self, mutating: bool = False) -> list[dict[str, Any]]:
         """The requests the emulator served (only POST/PUT/PATCH/DELETE if ``mutating``)."""
@@ -43,8 +59,8 @@ def emulated_account(name: str = "aoai", location: str = "eastus2", **options: A
     """Serve an emulator on loopback with one ready account; ``options`` go to ``create_emulator``."""
     emulator = create_emulator(**options)
     try:
-        emulator.serve()
+        server = emulator.serve()
         info = emulator.seed_account(name, location)
-        yield EmulatedAccount(emulator, name, info["endpoint"], info["keys"][0], info["id"], location)
+        yield EmulatedAccount(emulator, name, info["endpoint"], info["keys"][0], info["id"], location, server.url)
     finally:
         emulator.close()

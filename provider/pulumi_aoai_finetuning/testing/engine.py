@@ -249,8 +249,13 @@ class EngineReplay:
             old.inputs = _from_struct(checked)  # a same step records the new inputs and keeps the old outputs
             return Step("same", old)
         if diff.replaces:
-            new = self._create(name, typ, checked)  # create-before-delete, the engine's default
-            self._delete(name, old)
+            if diff.deleteBeforeReplace:
+                self._delete(name, old)
+                del self.state[name]
+                new = self._create(name, typ, checked)
+            else:
+                new = self._create(name, typ, checked)  # create-before-delete, the engine's default
+                self._delete(name, old)
             self.state[name] = new
             return Step("replace", new, list(diff.replaces))
         response = self.plugin.call(

@@ -1,0 +1,188 @@
+"""``CheckpointCopy``: a fine-tuned checkpoint copied into another account (region, subscription)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from .. import config
+from ..client import NotFoundError, OperationFailedError
+from ._common import (
+    Failures,
+    Provider,
+    arm_client,
+    check_account_id,
+    check_endpoint,
+    check_number,
+    data_client,
+    diff,
+    is_unknown,
+    poll_until,
+    user_inputs,
+)
+
+INPUTS = ("endpoint", "job_id", "checkpoint", "destination_account_id", "destination_region", "timeout_minutes")
+OUTPUTS = ("model_name", "status", "copied_account_details", "region", "resolved_checkpoint")
+REPLACE_ON = ("endpoint", "job_id", "checkpoint", "destination_account_id", "destination_region")
+UPDATE_ON = ("timeout_minutes",)
+DEFAULT_TIMEOUT_MINUTES = 120.0
+
+
+def _mine(status: dict[str, Any], destination: str) -> dict[str, Any] | None:
+    for detail in status.get("copiedAccountDetails") or []:
+        if str(detail.get("destinationResourceId", "")).lower() == destination.lower():
+            return dict(detail)
+    return None
+
+
+class CheckpointCopyProvider(Provider):
+    """Starts (or adopts) the copy and waits until the destination reports it ``Completed``."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Offline rules for every input."""
+        failures = Failures()
+        check_endpoint(failures, news)
+        check_account_id(failures, news, "destination_account_id")
+        job = news.get("job_id")
+        if job is None:
+            failures.add("job_id", "job_id is required: the source job, e.g. job.job_id")
+        elif not is_unknown(job) and (not isinstance(job, str) or not job.startswith("ftjob-")):
+            failures.add("job_id", f"job_id must be a fine-tuning job id (ftjob-...), not {job!r}")
+        check_number(failures, news, "timeout_minutes", low=0.01, high=7 * 24 * 60)
+        return CheckResult(news, failures.items)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Any change of what is copied where is a new copy."""
+        return diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Check the documented prerequisites, start the copy (adopting one in progress), wait for it."""
+        inputs = user_inputs(props, INPUTS)
+        settings = config.current()
+        client = data_client(inputs["endpoint"], settings)
+        destination = inputs["destination_account_id"]
+        try:
+            checkpoint = inputs.get("checkpoint")
+            if not checkpoint:
+                job = client.get_job(inputs["job_id"])
+                if job.get("status") != "succeeded" or not job.get("fine_tuned_model"):
+                    raise OperationFailedError(
+                        f"job {inputs['job_id']} is {job.get('status')}; only a succeeded job's model can be copied"
+                    )
+                checkpoint = job["fine_tuned_model"]
+            region = inputs.get("destination_region") or self._region(destination, settings)
+            status = client.start_copy(inputs["job_id"], checkpoint, destination, region)
+            timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
+            status = poll_until(
+                lambda: client.copy_status(inputs["job_id"], checkpoint),
+                lambda s: (_mine(s, destination) or {}).get("status") in ("Completed", "Failed"),
+                timeout_s=timeout,
+                settings=settings,
+                describe=lambda _s: (
+                    f"the copy of {checkpoint} to {destination} is still in progress after "
+                    f"{timeout / 60:g} minutes; the next `pulumi up` resumes waiting for it"
+                ),
+            )
+        finally:
+            client.close()
+        mine = _mine(status, destination) or {}
+        if mine.get("status") != "Completed":
+            raise OperationFailedError(
+                f"copying {checkpoint} to {destination} failed. The destination needs at least one fine-tuning job, "
+                "public network access while copying, and the source account's identity needs 'Azure AI User' on it."
+            )
+        outputs = {
+            **inputs,
+            "resolved_checkpoint": checkpoint,
+            "region": region,
+            "model_name": status.get("checkpointedModelName"),
+            "status": mine.get("status"),
+            "copied_account_details": status.get("copiedAccountDetails"),
+        }
+        return CreateResult(f"{inputs['job_id']}/{checkpoint}->{destination}", outputs)
+
+    def _region(self, destination: str, settings: config.Settings) -> str:
+        arm = arm_client(settings)
+        try:
+            return str(arm.get(destination)["location"])
+        except NotFoundError:
+            raise OperationFailedError(f"the destination account {destination} does not exist") from None
+        finally:
+            arm.close()
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: the copy's status for our destination, or gone."""
+        settings = config.current()
+        client = data_client(props["endpoint"], settings)
+        try:
+            status = client.copy_status(props["job_id"], props.get("resolved_checkpoint") or props["checkpoint"])
+        except NotFoundError:
+            return ReadResult(None, {})
+        finally:
+            client.close()
+        mine = _mine(status, props["destination_account_id"])
+        if mine is None:
+            return ReadResult(None, {})
+        return ReadResult(
+            id_,
+            {
+                **user_inputs(props, INPUTS + OUTPUTS),
+                "status": mine.get("status"),
+                "copied_account_details": status.get("copiedAccountDetails"),
+            },
+        )
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Only the wait setting changes in place."""
+        return UpdateResult({**olds, **user_inputs(news, INPUTS)})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """A copy cannot be undone: the copied model stays in the destination (delete its deployments instead)."""
+        pulumi.log.info(
+            f"{props.get('model_name')} stays in {props.get('destination_account_id')}: Azure has no "
+            "operation that removes a copied checkpoint"
+        )
+
+
+@dataclass
+class CheckpointCopyArgs:
+    """The inputs of a :class:`CheckpointCopy`."""
+
+    endpoint: pulumi.Input[str]
+    job_id: pulumi.Input[str]
+    destination_account_id: pulumi.Input[str]
+    checkpoint: pulumi.Input[str] | None = None
+    destination_region: pulumi.Input[str] | None = None
+    timeout_minutes: pulumi.Input[float] | None = None
+
+
+class CheckpointCopy(Resource, module="azure-openai", name="CheckpointCopy"):
+    """A fine-tuned model or checkpoint copied to another account, ready to deploy there."""
+
+    endpoint: pulumi.Output[str]
+    job_id: pulumi.Output[str]
+    checkpoint: pulumi.Output[str]
+    destination_account_id: pulumi.Output[str]
+    model_name: pulumi.Output[str]
+    status: pulumi.Output[str]
+    region: pulumi.Output[str]
+    copied_account_details: pulumi.Output[list[dict[str, Any]]]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: CheckpointCopyArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Any,
+    ) -> None:
+        values = dict(vars(args)) if args is not None else {}
+        unknown = set(kwargs) - set(INPUTS)
+        if unknown:
+            raise TypeError(f"CheckpointCopy got unknown argument(s) {sorted(unknown)}; known: {list(INPUTS)}")
+        values.update(kwargs)
+        props = {name: values.get(name) for name in INPUTS}
+        props.update(dict.fromkeys(OUTPUTS))
+        super().__init__(CheckpointCopyProvider(), resource_name, props, opts)

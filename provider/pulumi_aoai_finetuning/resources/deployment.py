@@ -1,0 +1,198 @@
+"""``Deployment``: a serving deployment of a fine-tuned model or checkpoint, through ARM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from .. import config
+from ..client import NotFoundError, account_writes
+from ._common import Failures, Provider, arm_client, check_account_id, check_number, diff, is_unknown, user_inputs
+
+INPUTS = (
+    "account_id", "deployment_name", "model", "model_version", "model_format", "source_account_id", "sku_name",
+    "capacity", "rai_policy_name", "version_upgrade_option", "timeout_minutes",
+)  # fmt: skip
+OUTPUTS = ("deployment_id", "provisioning_state", "rate_limits")
+REPLACE_ON = ("account_id", "deployment_name", "model", "model_version", "model_format", "source_account_id")
+UPDATE_ON = ("sku_name", "capacity", "rai_policy_name", "version_upgrade_option", "timeout_minutes")
+SKUS = (
+    "Standard", "GlobalStandard", "DataZoneStandard", "ProvisionedManaged", "GlobalProvisionedManaged",
+    "DataZoneProvisionedManaged", "GlobalBatch", "DataZoneBatch", "DeveloperTier", "Developer",
+)  # fmt: skip
+UPGRADE_OPTIONS = ("OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired", "NoAutoUpgrade")
+DEFAULTS = {"model_version": "1", "model_format": "OpenAI", "sku_name": "Standard", "capacity": 1}
+DEFAULT_TIMEOUT_MINUTES = 60.0
+
+
+def _with_defaults(props: dict[str, Any]) -> dict[str, Any]:
+    return {**DEFAULTS, **user_inputs(props, INPUTS)}
+
+
+def _body(inputs: dict[str, Any]) -> dict[str, Any]:
+    model = {"format": inputs["model_format"], "name": inputs["model"], "version": str(inputs["model_version"])}
+    if inputs.get("source_account_id"):
+        model["source"] = inputs["source_account_id"]
+    properties: dict[str, Any] = {"model": model}
+    for key, wire in (("rai_policy_name", "raiPolicyName"), ("version_upgrade_option", "versionUpgradeOption")):
+        if inputs.get(key):
+            properties[wire] = inputs[key]
+    return {"sku": {"name": inputs["sku_name"], "capacity": int(inputs["capacity"])}, "properties": properties}
+
+
+def _outputs(inputs: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]:
+    props = resource.get("properties", {})
+    sku = resource.get("sku", {})
+    return {
+        **inputs,
+        "deployment_id": resource.get("id"),
+        "provisioning_state": props.get("provisioningState"),
+        "model": props.get("model", {}).get("name", inputs.get("model")),
+        "sku_name": sku.get("name", inputs.get("sku_name")),
+        "capacity": sku.get("capacity", inputs.get("capacity")),
+        "rate_limits": props.get("rateLimits"),
+    }
+
+
+class DeploymentProvider(Provider):
+    """PUTs a deployment and follows its long-running operation; refresh notices one the service deleted."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Offline rules for every input."""
+        failures = Failures()
+        check_account_id(failures, news, "account_id")
+        check_account_id(failures, news, "source_account_id", required=False)
+        for name in ("deployment_name", "model"):
+            value = news.get(name)
+            if value is None:
+                failures.add(name, f"{name} is required")
+            elif not is_unknown(value) and (not isinstance(value, str) or not value.strip()):
+                failures.add(name, f"{name} must be a non-empty string, not {value!r}")
+        dep_name = news.get("deployment_name")
+        if isinstance(dep_name, str) and (len(dep_name) > 64 or "/" in dep_name):
+            failures.add(
+                "deployment_name", f"deployment_name must be at most 64 characters without '/', not {dep_name!r}"
+            )
+        sku = news.get("sku_name")
+        if sku is not None and not is_unknown(sku):
+            canonical = {s.lower(): s for s in SKUS}
+            if not isinstance(sku, str) or sku.lower() not in canonical:
+                failures.add("sku_name", f"sku_name must be one of {', '.join(SKUS)}, not {sku!r}")
+        check_number(failures, news, "capacity", low=1, high=100_000, integer=True)
+        check_number(failures, news, "timeout_minutes", low=0.01, high=24 * 60)
+        option = news.get("version_upgrade_option")
+        if option is not None and not is_unknown(option) and option not in UPGRADE_OPTIONS:
+            failures.add(
+                "version_upgrade_option", f"version_upgrade_option must be one of {', '.join(UPGRADE_OPTIONS)}"
+            )
+        fmt = news.get("model_format")
+        if fmt is not None and not is_unknown(fmt) and fmt != "OpenAI":
+            failures.add("model_format", f"fine-tuned models are deployed with model_format 'OpenAI', not {fmt!r}")
+        return CheckResult({**DEFAULTS, **news}, failures.items)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """Replace when what is served changes; capacity, sku and policies change in place.
+
+        A replacement under the same account and name must delete first: both would be the same ARM resource.
+        """
+        result = diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+        same_place = not set(result.replaces or []) & {"account_id", "deployment_name"}
+        if result.replaces and same_place:
+            result.delete_before_replace = True
+        return result
+
+    def _resource_id(self, inputs: dict[str, Any]) -> str:
+        return f"{inputs['account_id']}/deployments/{inputs['deployment_name']}"
+
+    def _put(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        settings = config.current()
+        client = arm_client(settings)
+        timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
+        try:
+            with account_writes(inputs["account_id"]):
+                return client.put(self._resource_id(inputs), _body(inputs), timeout_s=timeout)
+        finally:
+            client.close()
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """PUT the deployment (a re-run's PUT adopts one left by an interrupted run) and wait for it."""
+        inputs = _with_defaults(props)
+        resource = self._put(inputs)
+        return CreateResult(self._resource_id(inputs), _outputs(inputs, resource))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Apply capacity, sku and policy changes in place."""
+        inputs = _with_defaults(news)
+        return UpdateResult(_outputs(inputs, self._put(inputs)))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """Refresh: the deployment as ARM has it, or gone (Azure deletes idle fine-tuned deployments)."""
+        settings = config.current()
+        client = arm_client(settings)
+        try:
+            resource = client.get(id_)
+        except NotFoundError:
+            return ReadResult(None, {})
+        finally:
+            client.close()
+        return ReadResult(id_, _outputs(_with_defaults(props), resource))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        """DELETE and wait until ARM reports it gone."""
+        settings = config.current()
+        client = arm_client(settings)
+        timeout = float(props.get("timeout_minutes") or DEFAULT_TIMEOUT_MINUTES) * 60
+        try:
+            with account_writes(str(props.get("account_id") or id_.rsplit("/deployments/", 1)[0])):
+                client.delete(id_, timeout_s=timeout)
+        finally:
+            client.close()
+
+
+@dataclass
+class DeploymentArgs:
+    """The inputs of a :class:`Deployment`."""
+
+    account_id: pulumi.Input[str]
+    deployment_name: pulumi.Input[str]
+    model: pulumi.Input[str]
+    model_version: pulumi.Input[str] | None = None
+    model_format: pulumi.Input[str] | None = None
+    source_account_id: pulumi.Input[str] | None = None
+    sku_name: pulumi.Input[str] | None = None
+    capacity: pulumi.Input[int] | None = None
+    rai_policy_name: pulumi.Input[str] | None = None
+    version_upgrade_option: pulumi.Input[str] | None = None
+    timeout_minutes: pulumi.Input[float] | None = None
+
+
+class Deployment(Resource, module="azure-openai", name="Deployment"):
+    """A deployment of a fine-tuned model (or checkpoint) on an account, possibly from another account."""
+
+    account_id: pulumi.Output[str]
+    deployment_name: pulumi.Output[str]
+    model: pulumi.Output[str]
+    sku_name: pulumi.Output[str]
+    capacity: pulumi.Output[int]
+    deployment_id: pulumi.Output[str]
+    provisioning_state: pulumi.Output[str]
+    rate_limits: pulumi.Output[list[dict[str, Any]] | None]
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: DeploymentArgs | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Any,
+    ) -> None:
+        values = dict(vars(args)) if args is not None else {}
+        unknown = set(kwargs) - set(INPUTS)
+        if unknown:
+            raise TypeError(f"Deployment got unknown argument(s) {sorted(unknown)}; known: {list(INPUTS)}")
+        values.update(kwargs)
+        props = {name: values.get(name) for name in INPUTS}
+        props.update(dict.fromkeys(OUTPUTS))
+        super().__init__(DeploymentProvider(), resource_name, props, opts)
