@@ -10,7 +10,7 @@ from typing import Any
 from aoai_emulator import Emulator, create_emulator
 
 FAST_POLLING = {"azure-openai:pollIntervalSeconds": "0.01", "azure-openai:pollMaxSeconds": "0.05"}
-ARM_TOKEN = "emulator-arm-token"  # the emulator accepts any opaque bearer token
+ARM_TOKEN = "emulator-arm-token"  # noqa: S105 - not a secret: the emulator accepts any opaque bearer token
 SECRET_CONFIG = frozenset({"azure-openai:apiKey", "azure-openai:apiKeys", "azure-openai:armToken"})
 
 
