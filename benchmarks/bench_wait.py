@@ -34,12 +34,8 @@ class _EmulatorTime:
 
 def _job(emulator: Any, client: DataPlaneClient, workdir: Path) -> str:
     path = workdir / "wait.jsonl"
-    path.write_text(
-        "".join(
-            '{"messages": [{"role": "user", "content": "q%d"}, {"role": "assistant", "content": "a"}]}\n' % i
-            for i in range(20)
-        )
-    )
+    line = '{{"messages": [{{"role": "user", "content": "q{}"}}, {{"role": "assistant", "content": "a"}}]}}\n'
+    path.write_text("".join(line.format(i) for i in range(20)))
     file = client.upload_file(path, "wait.jsonl", "fine-tune")
     emulator.advance(10)
     client.get_file(file["id"])

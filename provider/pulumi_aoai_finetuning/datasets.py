@@ -20,11 +20,14 @@ helper thread hashes each block (hashlib releases the GIL, so hashing overlaps p
 lines are parsed by ``orjson`` about 64 KiB at a time as one JSON array (one call instead of one per line,
 with a random sentinel between lines that proves each line held exactly one value); the common chat shape is
 checked with C-level ``map``/``set`` operations; only a line that fails that quick check goes through the
-detailed checker, which finds and words the problem.
+detailed checker, which finds and words the problem. orjson holds the GIL, so for a large file (128 MiB and
+up) child processes check the later parts while this process checks the first part and hashes it all (see
+"parallel checking" below; ``AOAI_FT_VALIDATE_WORKERS=0`` turns them off). The report is the same either way.
 
 The verdict and hash are cached by (absolute path, size, mtime) in the process and in a small JSON file
 (``$AOAI_FT_CACHE_DIR``, else ``$XDG_CACHE_HOME/pulumi-aoai-finetuning``, else
 ``~/.cache/pulumi-aoai-finetuning``), so a later preview of an unchanged file costs a stat and a small read.
+A file modified in the last two seconds is not cached: it could change again within the same mtime tick.
 """
 
 from __future__ import annotations
@@ -35,15 +38,17 @@ import os
 import queue
 import secrets
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from itertools import chain, compress
+from itertools import chain, compress, pairwise
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -72,13 +77,13 @@ RULES: Mapping[str, str] = {
     "dataset.too-large": "split the data into files smaller than the limit, or train on a sample",
     "dataset.empty": "write one example per line, as a JSON object",
     "dataset.too-few-examples": "add examples: the service will not start a job with fewer",
-    "encoding.utf16": "save the file as UTF-8 (in most editors: Save as, encoding UTF-8)",
+    "encoding.utf16": "save the file as UTF-8; most editors offer the encoding under Save as",
     "encoding.utf8": "save the file as UTF-8; it was probably written as Latin-1 or Windows-1252",
     "encoding.bom-not-at-start": "remove this byte-order mark; files concatenated with `cat` each bring their own",
     "json.syntax": "write each example as one complete JSON object on its line",
-    "json.multiline": "write each example as one JSON object on a single line (JSON Lines), not indented JSON",
+    "json.multiline": "write each example as one JSON object on a single line, as JSON Lines requires, not indented",
     "json.not-object": 'write one JSON object per line, such as {"messages": [...]}',
-    "line.blank": "remove blank lines (a newline at the end of the file is fine)",
+    "line.blank": "remove blank lines; a newline at the end of the file is fine",
     "format.unknown": 'use the chat format {"messages": [...]}, the completion format '
     '{"prompt": ..., "completion": ...} or the preference format {"input": ..., "preferred_output": ..., '
     '"non_preferred_output": ...}',
@@ -87,7 +92,7 @@ RULES: Mapping[str, str] = {
     "chat.messages-empty": "put at least one user message and one assistant message in 'messages'",
     "chat.message-type": 'write each message as an object such as {"role": "user", "content": "..."}',
     "chat.role": "use one of the roles system, developer, user, assistant or tool",
-    "chat.content-missing": "give the message a 'content' (an assistant message may carry 'tool_calls' instead)",
+    "chat.content-missing": "give the message a 'content'; an assistant message may carry 'tool_calls' instead",
     "chat.content-type": "make 'content' a string or a non-empty list of text and image_url parts",
     "chat.content-part-type": 'use parts {"type": "text", "text": "..."} or '
     '{"type": "image_url", "image_url": {"url": "..."}}',
@@ -118,7 +123,7 @@ _UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"{\x00", b"\x00{")
 _BLOCK = 1 << 20  # read and hash unit: large enough that thread hand-offs and syscalls are rare
 _CHUNK = 64 << 10  # parse unit: small enough that the chunk and its copies stay in the L2 cache
 _CACHE_VERSION = 1  # bump whenever a rule changes, so verdicts cached by an older version are not reused
-_CACHE_ENTRIES = 128
+_CACHE_ENTRIES = 64  # enough for every dataset of a few stacks; keeps the file a small read
 _RACY_NS = 2_000_000_000  # a file modified this recently may change again within the same mtime tick
 
 # C-level helpers for the quick checks.
@@ -128,14 +133,17 @@ _messages = itemgetter("messages")
 _weight = itemgetter("weight")
 _prompt = itemgetter("prompt")
 _completion = itemgetter("completion")
+_input = itemgetter("input")
+_preferred = itemgetter("preferred_output")
+_non_preferred = itemgetter("non_preferred_output")
 _last = itemgetter(-1)
 _is_one = (1).__eq__
-_is_three = (3).__eq__
 _ASSISTANT = frozenset({"assistant"})
 _STR_ONLY = frozenset({str})
-_INT_ONLY = frozenset({int})
-_ZERO_ONE = frozenset({0, 1})
+_LIST_ONLY = frozenset({list})
+_SIZES_ONE = frozenset({1})
 _SIZES_PLAIN = frozenset({2})
+_SIZES_THREE = frozenset({3})
 _SIZES_WEIGHTED = frozenset({2, 3})
 
 
@@ -159,9 +167,12 @@ class DatasetError:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> DatasetError:
-        """The inverse of :meth:`to_json`; raises ``ValueError`` on a malformed dict."""
-        line = d["line"]
-        fields = (d["path"], d["rule"], d["message"], d["fix"])
+        """The inverse of :meth:`to_json`; raises ``ValueError`` when ``d`` is not one."""
+        try:
+            line = d["line"]
+            fields = (d["path"], d["rule"], d["message"], d["fix"])
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"malformed dataset error: {e}") from e
         if not all(isinstance(f, str) for f in fields) or not (line is None or type(line) is int):
             raise ValueError(f"malformed dataset error: {d!r}")
         return cls(d["path"], line, d["rule"], d["message"], d["fix"])
@@ -200,15 +211,20 @@ class DatasetReport:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> DatasetReport:
-        """The inverse of :meth:`to_json`; raises ``ValueError`` (or ``KeyError``, ``TypeError``) when malformed."""
-        ints = (d["size"], d["examples"], d["tokens_estimate"])
-        if not all(type(i) is int and i >= 0 for i in ints):
-            raise ValueError("size, examples and tokens_estimate must be non-negative integers")
-        if not isinstance(d["path"], str) or not isinstance(d["sha256"], str) or type(d["truncated"]) is not bool:
-            raise ValueError("path and sha256 must be strings and truncated a boolean")
-        if d["format"] is not None and d["format"] not in FORMATS:
-            raise ValueError(f"unknown format {d['format']!r}")
-        errors = tuple(DatasetError.from_json(e) for e in d["errors"])
+        """The inverse of :meth:`to_json`; raises ``ValueError`` when ``d`` is not one."""
+        try:
+            ints = (d["size"], d["examples"], d["tokens_estimate"])
+            if not all(type(i) is int and i >= 0 for i in ints):
+                raise ValueError("size, examples and tokens_estimate must be non-negative integers")
+            if not isinstance(d["path"], str) or not isinstance(d["sha256"], str) or type(d["truncated"]) is not bool:
+                raise ValueError("path and sha256 must be strings and truncated a boolean")
+            if d["format"] is not None and d["format"] not in FORMATS:
+                raise ValueError(f"unknown format {d['format']!r}")
+            if not isinstance(d["errors"], list):
+                raise ValueError("errors must be a list")
+            errors = tuple(DatasetError.from_json(e) for e in d["errors"])
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"malformed dataset report: {e}") from e
         return cls(d["path"], d["size"], d["sha256"], d["format"], *ints[1:], errors, d["truncated"])
 
 
@@ -374,12 +390,10 @@ def _check_output(out: object, key: str, rule: str) -> None:
 
 def _check_preference(obj: dict[str, Any]) -> None:
     given = obj.get("input")
-    messages = given.get("messages") if isinstance(given, dict) else None
-    if not isinstance(messages, list) or not messages:
+    if not isinstance(given, dict) or not isinstance(given.get("messages"), list) or not given["messages"]:
         raise _Bad("preference.input", "'input' must be an object with a non-empty 'messages' list")
-    for i, m in enumerate(messages):
+    for i, m in enumerate(given["messages"]):
         _check_message(m, f"input.messages[{i}]")
-    assert isinstance(given, dict)  # implied by messages being a list; tells the type checker
     if "tools" in given:
         _check_tools(given["tools"], "input.tools")
     _check_output(obj.get("preferred_output"), "preferred_output", "preference.preferred-output")
@@ -395,7 +409,7 @@ _CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
 
 # --- the quick checks ---------------------------------------------------------------------------------------
 # They accept only examples the detailed checker accepts (tests hold them to that), and do so with as few
-# Python-level steps as possible: the loops run inside map(), set.issuperset(), chain() and compress(). The
+# Python-level steps as possible: the loops run inside map(), set(), chain() and compress(). The
 # bulk checks look at a whole chunk of parsed lines at once; the per-example ones serve the leftovers.
 
 
@@ -425,6 +439,8 @@ def _chat_fast(obj: Any) -> bool:
 
 def _chat_bulk(objs: list[Any]) -> list[int] | None:
     """Vouch for the plain chat examples of a chunk: the indices left for a closer look, or None for all."""
+    # set(map(...)) then a comparison of two tiny sets is the cheapest whole-list test CPython offers here:
+    # cheaper than all() over a generator, and than frozenset.issuperset() of an iterator.
     try:
         sizes = list(map(len, objs))
         if sizes.count(1) == len(sizes):
@@ -436,23 +452,25 @@ def _chat_bulk(objs: list[Any]) -> list[int] | None:
         per_example = list(map(_messages, plain))
         messages = list(chain.from_iterable(per_example))
         if not (
-            CHAT_ROLES.issuperset(map(_role, messages))
+            set(map(_role, messages)) <= CHAT_ROLES
             # Ending on an assistant message is the usual shape, and proves there is one, at C speed.
-            and _ASSISTANT.issuperset(map(_role, map(_last, per_example)))
-            and _STR_ONLY.issuperset(map(type, map(_content, messages)))
+            and set(map(_role, map(_last, per_example))) <= _ASSISTANT
+            and set(map(type, map(_content, messages))) <= _STR_ONLY
         ):
             return None
-        if not _SIZES_PLAIN.issuperset(map(len, messages)):
-            # Some messages have a third key: it must be an assistant's weight of 0 or 1.
-            if not _SIZES_WEIGHTED.issuperset(map(len, messages)):
-                return None
-            third = list(compress(messages, map(_is_three, map(len, messages))))
-            weights = list(map(_weight, third))
-            if not (
-                _ASSISTANT.issuperset(map(_role, third))
-                and _INT_ONLY.issuperset(map(type, weights))
-                and _ZERO_ONE.issuperset(weights)
-            ):
+        sizes = list(map(len, messages))
+        plain_count = sizes.count(2)
+        if plain_count == len(sizes):  # every message is exactly {"role", "content"}
+            return rest
+        # The other messages must have a third key, an assistant's weight of 0 or 1. They are few (weights
+        # sit on some assistant turns of some examples), so list.index finds them faster than a filter pass.
+        if plain_count + sizes.count(3) != len(sizes):
+            return None
+        i = -1
+        for _ in range(len(sizes) - plain_count):
+            i = sizes.index(3, i + 1)
+            m = messages[i]
+            if m["role"] != "assistant" or type(w := m["weight"]) is not int or w not in (0, 1):
                 return None
         return rest
     except (KeyError, TypeError, IndexError):  # some example is not plain: look at each
@@ -513,6 +531,33 @@ def _preference_fast(obj: Any) -> bool:
         return False
 
 
+def _preference_bulk(objs: list[Any]) -> list[int] | None:
+    """Vouch for a chunk of plain preference examples at once, or return None to have each looked at."""
+    try:
+        if not set(map(len, objs)) <= _SIZES_THREE:
+            return None
+        given = list(map(_input, objs))
+        if not set(map(len, given)) <= _SIZES_ONE:  # 'messages' only: 'tools' get a closer look
+            return None
+        sides = [list(map(_messages, given)), list(map(_preferred, objs)), list(map(_non_preferred, objs))]
+        for side in sides:
+            if not set(map(type, side)) <= _LIST_ONLY or min(map(len, side)) == 0:
+                return None
+        prompts = list(chain.from_iterable(sides[0]))
+        answers = list(chain.from_iterable(chain(sides[1], sides[2])))
+        messages = prompts + answers
+        if (
+            set(map(_role, prompts)) <= CHAT_ROLES
+            and set(map(_role, answers)) <= _ASSISTANT
+            and set(map(type, map(_content, messages))) <= _STR_ONLY
+            and set(map(len, messages)) <= _SIZES_PLAIN
+        ):
+            return []
+        return None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _never(obj: Any) -> bool:
     """The quick check before the file's format is known: every example goes to the detailed checker."""
     return False
@@ -533,11 +578,19 @@ _BULK: dict[str | None, Callable[[list[Any]], list[int] | None]] = {
     None: _no_bulk,
     "chat": _chat_bulk,
     "completion": _completion_bulk,
-    "preference": _no_bulk,
+    "preference": _preference_bulk,
 }
 
 
 # --- the scan ---------------------------------------------------------------------------------------------
+
+
+class _Readable(Protocol):
+    """What the scan needs of an open file."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
 
 
 class _Hasher:
@@ -550,12 +603,18 @@ class _Hasher:
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dataset-sha256", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (block := self._queue.get()) is not None:
-            self._hash.update(block)
+        try:
+            while (block := self._queue.get()) is not None:
+                self._hash.update(block)
+        except BaseException as e:  # handed to the caller by hexdigest()
+            self._error = e
+            while self._queue.get() is not None:  # keep draining, so the producer never blocks on a full queue
+                pass
 
     def update(self, block: bytes) -> None:
         """Hash ``block`` after the blocks before it."""
@@ -564,6 +623,8 @@ class _Hasher:
     def hexdigest(self) -> str:
         """Wait for the blocks fed so far and return their sha256."""
         self.close()
+        if self._error is not None:
+            raise self._error
         return self._hash.hexdigest()
 
     def close(self) -> None:
@@ -601,19 +662,25 @@ class _Scan:
         else:
             self.truncated = True
 
+    def set_format(self, fmt: str, line: int) -> None:
+        self.format, self.format_line = fmt, line
+        self.fast, self.bulk = _FAST[fmt], _BULK[fmt]
+
     # Reading: blocks -> segments of whole lines -> chunks of about _CHUNK bytes.
 
-    def read(self, f: Any, hasher: _Hasher | None, digest: Any) -> None:
+    def read(
+        self, f: _Readable, limit: int | None, at_start: bool, hash_update: Callable[[bytes], object] | None
+    ) -> None:
+        """Check the lines of the next ``limit`` bytes of ``f`` (all of it if None), feeding them to the hash."""
         pending: list[bytes] = []  # the start of a line that continues in the next block
-        first = True
-        while block := f.read(_BLOCK):
-            if hasher is not None:
-                hasher.update(block)
-            else:
-                digest.update(block)
+        left = -1 if limit is None else limit
+        while left and (block := f.read(_BLOCK if left < 0 else min(_BLOCK, left))):
+            left -= len(block) if left > 0 else 0
+            if hash_update is not None:
+                hash_update(block)
             start = 0
-            if first:
-                first = False
+            if at_start:
+                at_start = False
                 if block.startswith(_BOM):
                     start = len(_BOM)  # the service accepts a leading BOM; it is part of no line
                 elif block.startswith(_UTF16_STARTS):
@@ -712,10 +779,9 @@ class _Scan:
                 raw.decode("utf-8")
             except UnicodeDecodeError as u:
                 bad = raw[u.start : u.start + 4].hex(" ")
-                self.error(line, "encoding.utf8", f"invalid UTF-8 at column {u.start + 1} (bytes {bad})")
+                self.error(line, "encoding.utf8", f"invalid UTF-8 at byte {u.start + 1} of the line: {bad}")
                 return
-            column = raw[: e.pos].decode("utf-8", "replace").__len__() + 1
-            self.error(line, "json.syntax", f"invalid JSON at column {column}: {e.msg}")
+            self.error(line, "json.syntax", f"invalid JSON at column {e.colno}: {e.msg}")
 
     def detailed(self, obj: Any, line: int) -> bool:
         """Check one parsed line thoroughly; record its problem and return False, or return True."""
@@ -733,8 +799,7 @@ class _Scan:
             )
             return False
         if self.format is None:
-            self.format, self.format_line = fmt, line
-            self.fast, self.bulk = _FAST[fmt], _BULK[fmt]
+            self.set_format(fmt, line)
         elif fmt != self.format:
             self.error(
                 line,
@@ -750,15 +815,192 @@ class _Scan:
         return True
 
 
-def _scan(f: Any, display: str, size: int, max_errors: int) -> tuple[_Scan, str]:
-    """Read the open file once: validate its lines and hash its bytes."""
+# --- parallel checking of large files --------------------------------------------------------------------
+# orjson holds the GIL, so one process parses at one core's speed. For a large file, child processes check
+# the later parts of it while this process checks the first part and hashes the whole file. A child runs this
+# very file (loaded by path, not through the package, whose import would pull in Pulumi), so this module must
+# import nothing but the standard library and orjson. Anything unusual (no format on line 1, a child that
+# cannot start, fails or is slow) falls back to checking that part here: the result is always the one a
+# sequential pass gives.
+
+_PARALLEL_MIN_BYTES = 128 << 20  # below this, starting a Python process (~40 ms) saves little or nothing
+_MAX_WORKERS = 3
+_PARENT_SHARE = 0.7  # this process also hashes the whole file and merges, so it takes a smaller part
+_WORKER_CODE = (
+    "import importlib.util, sys\n"
+    "spec = importlib.util.spec_from_file_location('_aoai_ft_datasets_worker', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "sys.modules[spec.name] = module\n"
+    "spec.loader.exec_module(module)\n"
+    "sys.exit(module._worker_main(sys.argv[2:]))\n"
+)
+
+
+def _worker_count(size: int) -> int:
+    """How many child processes to use for a file of ``size`` bytes (``AOAI_FT_VALIDATE_WORKERS`` overrides)."""
+    if size < _PARALLEL_MIN_BYTES or not sys.executable:
+        return 0
+    try:
+        return max(0, min(int(os.environ["AOAI_FT_VALIDATE_WORKERS"]), _MAX_WORKERS))
+    except (KeyError, ValueError):
+        pass
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(0, min(cpus - 1, _MAX_WORKERS))
+
+
+def _next_line_start(f: _Readable, pos: int, size: int) -> int:
+    """The offset of the first line that starts after ``pos`` (``size`` when there is none)."""
+    f.seek(pos)
+    while piece := f.read(1 << 16):
+        nl = piece.find(b"\n")
+        if nl >= 0:
+            return min(pos + nl + 1, size)
+        pos += len(piece)
+    return size
+
+
+def _first_format(f: _Readable) -> str | None:
+    """The format of the first line, when it is a well-formed example of one (else None: check sequentially)."""
+    head = f.read(_BLOCK)
+    f.seek(0)
+    nl = head.find(b"\n")
+    if nl < 0:
+        return None
+    line = head[len(_BOM) : nl] if head.startswith(_BOM) else head[:nl]
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    fmt = _line_format(obj)
+    if fmt is None:
+        return None
+    try:
+        _CHECKS[fmt](obj)
+    except _Bad:
+        return None
+    return fmt
+
+
+class _Worker:
+    """A child process checking the lines of ``[start, end)`` of the file."""
+
+    def __init__(self, path: str, start: int, end: int, fmt: str, max_errors: int) -> None:
+        self.start, self.end = start, end
+        self.proc: subprocess.Popen[bytes] | None = None
+        args = [sys.executable, "-c", _WORKER_CODE, __file__, path, str(start), str(end), fmt, str(max_errors)]
+        with contextlib.suppress(OSError, ValueError):
+            # Our own interpreter running our own file, with arguments, never through a shell.
+            self.proc = subprocess.Popen(  # noqa: S603
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
+
+    def result(self) -> dict[str, Any] | None:
+        """The child's findings, or None when it did not deliver them (the caller then checks the range)."""
+        if self.proc is None:
+            return None
+        # Generous: a child checks well over 100 MB/s; a stuck one must not hang a preview for ever.
+        timeout = 60 + (self.end - self.start) / 10e6
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return None
+        if self.proc.returncode != 0:
+            return None
+        try:
+            result: dict[str, Any] = orjson.loads(out)
+        except orjson.JSONDecodeError:
+            return None
+        return result
+
+    def stop(self) -> None:
+        """Make sure the child is gone (idempotent)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+def _worker_main(argv: list[str]) -> int:
+    """Entry point of a child process: check one range of a file and print the findings as JSON."""
+    path, start, end, fmt, max_errors = argv[0], int(argv[1]), int(argv[2]), argv[3], int(argv[4])
+    scan = _Scan(path, max_errors)
+    scan.set_format(fmt, 1)  # the parent checked line 1 and found this format there
+    with open(path, "rb", buffering=0) as f:
+        f.seek(start)
+        scan.read(f, end - start, False, None)
+    result = {
+        "lines": scan.line - 1,
+        "examples": scan.examples,
+        "example_bytes": scan.example_bytes,
+        "errors": [[e.line, e.rule, e.message] for e in scan.errors],
+        "truncated": scan.truncated,
+        "abandoned": scan.abandoned,
+    }
+    sys.stdout.buffer.write(orjson.dumps(result))
+    return 0
+
+
+def _merge(scan: _Scan, worker: _Worker, f: _Readable) -> None:
+    """Fold a child's findings into ``scan`` as if its range had been checked here, in order."""
+    if scan.abandoned:  # a sequential pass would not look at these lines either
+        worker.stop()
+        return
+    result = worker.result()
+    try:
+        if result is None:
+            raise ValueError("no result")
+        found = [(int(line), str(rule), str(message)) for line, rule, message in result["errors"]]
+        lines, examples, example_bytes = int(result["lines"]), int(result["examples"]), int(result["example_bytes"])
+        truncated, abandoned = bool(result["truncated"]), bool(result["abandoned"])
+        if any(rule not in RULES for _, rule, _ in found):
+            raise ValueError("unknown rule")
+    except (KeyError, TypeError, ValueError):  # no answer, or not one this module wrote: check the range here
+        f.seek(worker.start)
+        scan.read(f, worker.end - worker.start, False, None)  # already hashed: check only
+        return
+    offset = scan.line - 1
+    for line, rule, message in found:
+        scan.error(line + offset, rule, message)
+    scan.truncated = scan.truncated or truncated
+    scan.examples += examples
+    scan.example_bytes += example_bytes
+    scan.line += lines
+    scan.abandoned = abandoned
+
+
+def _scan(f: _Readable, path: str, display: str, size: int, max_errors: int) -> tuple[_Scan, str]:
+    """Read the open file once to hash it, and check its lines here and, for a large file, in child processes."""
     scan = _Scan(display, max_errors)
+    workers: list[_Worker] = []
+    count = _worker_count(size)
+    fmt = _first_format(f) if count else None
+    if fmt is not None:
+        scan.set_format(fmt, 1)
+        # This process's part ends at a reduced share of the file; the children split the rest evenly.
+        first = size * _PARENT_SHARE / (count + 1)
+        cuts = {_next_line_start(f, int(first + i * (size - first) / count), size) for i in range(count)}
+        edges = [*sorted(c for c in cuts if 0 < c < size), size]
+        workers = [_Worker(path, a, b, fmt, max_errors) for a, b in pairwise(edges)]
+        f.seek(0)
     # Below a couple of blocks, a helper thread costs more than it saves.
     hasher = _Hasher() if size > 2 * _BLOCK else None
     digest = hashlib.sha256()
+    update = hasher.update if hasher is not None else digest.update
     try:
-        scan.read(f, hasher, digest)
+        scan.read(f, workers[0].start if workers else None, True, update)
+        if workers:
+            while block := f.read(_BLOCK):  # the children check the rest; it still has to be hashed
+                update(block)
+            for worker in workers:
+                _merge(scan, worker, f)
     finally:
+        for worker in workers:
+            worker.stop()
         if hasher is not None:
             hasher.close()
     return scan, hasher.hexdigest() if hasher is not None else digest.hexdigest()
@@ -933,12 +1175,9 @@ def validate_file(
     if not stat.S_ISREG(st.st_mode):
         return _file_problem(display, 0, "file.not-a-file", "not a regular file")
     if st.st_size >= max_bytes:
-        return _file_problem(
-            display,
-            st.st_size,
-            "dataset.too-large",
-            f"the file is {st.st_size} bytes; it must be smaller than {max_bytes}",
-        )
+        limit = f"{max_bytes:,} bytes" + (f" ({max_bytes / 2**20:g} MiB)" if max_bytes >= 2**20 else "")
+        message = f"the file is {st.st_size:,} bytes; the service takes files smaller than {limit}"
+        return _file_problem(display, st.st_size, "dataset.too-large", message)
     if use_cache:
         cached = _lookup(key, st.st_size, st.st_mtime_ns, max_errors)
         if cached is not None:
@@ -946,7 +1185,7 @@ def validate_file(
     try:
         with open(key, "rb", buffering=0) as f:
             before = os.fstat(f.fileno())
-            scan, sha256 = _scan(f, display, before.st_size, max_errors)
+            scan, sha256 = _scan(f, key, display, before.st_size, max_errors)
             after = os.fstat(f.fileno())
     except OSError as e:
         return _file_problem(display, st.st_size, "file.unreadable", f"cannot read the file: {e.strerror}")

@@ -1,0 +1,861 @@
+"""The dataset validator: its rules (corpus-driven), its hash, its cache, its fast paths and its parallel scan.
+
+The corpus in ``tests/data`` is shared with other tools (the ``aoai-ft validate`` CLI): ``bad/EXPECTED.json``
+maps each bad file to the one rule it breaks and the line where it does; ``good/EXPECTED.json`` gives each
+good file's format and example count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from pulumi_aoai_finetuning import datasets
+from pulumi_aoai_finetuning.datasets import (
+    MAX_BYTES,
+    MIN_EXAMPLES,
+    RULES,
+    DatasetError,
+    DatasetReport,
+    sha256_file,
+    validate_file,
+)
+
+DATA = Path(__file__).parent / "data"
+BAD = json.loads((DATA / "bad" / "EXPECTED.json").read_text())
+GOOD = json.loads((DATA / "good" / "EXPECTED.json").read_text())
+
+PLAIN = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own disk cache and an empty in-process cache, so no verdict leaks between tests."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("AOAI_FT_CACHE_DIR", str(cache))
+    monkeypatch.delenv("AOAI_FT_VALIDATE_WORKERS", raising=False)
+    datasets._MEMORY.clear()
+    yield cache
+    datasets._MEMORY.clear()
+
+
+def age(path: Path, seconds: int = 3600) -> None:
+    """Backdate a file: the cache does not trust a file modified in the last moments (see _RACY_NS)."""
+    past = time.time_ns() - seconds * 10**9
+    os.utime(path, ns=(past, past))
+
+
+def write_lines(path: Path, lines: list[Any], *, final_newline: bool = True) -> Path:
+    """Write examples (objects are JSON-encoded, strings written as they are) one per line."""
+    text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
+    path.write_text(text + ("\n" if final_newline else ""), encoding="utf-8")
+    return path
+
+
+def chat(i: int) -> dict[str, Any]:
+    """A valid, distinct chat example."""
+    return {
+        "messages": [{"role": "user", "content": f"Question {i}?"}, {"role": "assistant", "content": f"Answer {i}."}]
+    }
+
+
+class CountingScan:
+    """Wraps the module's scan to count how often the file is actually read."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self.real = datasets._scan
+        monkeypatch.setattr(datasets, "_scan", self)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.real(*args, **kwargs)
+
+
+# --- the corpus ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_each_bad_file_reports_its_one_rule_at_its_line(name: str) -> None:
+    """Each corpus file breaks exactly one rule; the report names it, the line, and a fix, as `file:line: rule`."""
+    expected = BAD[name]
+    path = str(DATA / "bad" / name)
+    report = validate_file(path, use_cache=False, **expected.get("options", {}))
+    assert not report.ok
+    assert [(e.rule, e.line) for e in report.errors] == [(expected["rule"], expected["line"])]
+    error = report.errors[0]
+    where = path if expected["line"] is None else f"{path}:{expected['line']}"
+    assert str(error).startswith(f"{where}: {expected['rule']}: ")
+    assert error.path == path
+    assert error.fix == RULES[error.rule]
+    assert error.fix in str(error)
+    assert error.message
+
+
+def test_bad_corpus_has_one_file_per_rule_and_covers_every_rule_a_file_can_break() -> None:
+    """At least 30 bad files, each on a distinct rule, and every rule except the file.* ones has a file."""
+    rules = [expected["rule"] for expected in BAD.values()]
+    assert len(rules) >= 30
+    assert len(set(rules)) == len(rules)
+    on_disk = {p.name for p in (DATA / "bad").glob("*.jsonl")}
+    assert on_disk == set(BAD)
+    assert set(rules) == {rule for rule in RULES if not rule.startswith("file.")}
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_good_files_pass_with_their_format_count_and_hash(name: str) -> None:
+    """A good file is ok, with the right format and example count, and the sha256 hashlib computes."""
+    path = DATA / "good" / name
+    data = path.read_bytes()
+    report = validate_file(path, use_cache=False)
+    assert report.errors == ()
+    assert report.ok
+    assert report.truncated is False
+    assert report.format == GOOD[name]["format"]
+    assert report.examples == GOOD[name]["examples"]
+    assert report.size == len(data)
+    assert report.sha256 == hashlib.sha256(data).hexdigest()
+    assert 0 < report.tokens_estimate <= len(data) // 4
+
+
+def test_good_corpus_covers_bom_crlf_images_tools_weights_and_every_format() -> None:
+    """The good corpus exercises what the brief asks for, so passing it means something."""
+    texts = {name: (DATA / "good" / name).read_bytes() for name in GOOD}
+    assert texts["chat_bom_crlf.jsonl"].startswith(b"\xef\xbb\xbf")
+    assert b"\r\n" in texts["chat_bom_crlf.jsonl"]
+    assert not texts["chat_bom_crlf.jsonl"].endswith(b"\n")
+    assert b'"image_url"' in texts["chat_images.jsonl"]
+    assert b"data:image/png;base64," in texts["chat_images.jsonl"]
+    assert b'"tool_calls"' in texts["chat_tools.jsonl"]
+    assert b'"tools"' in texts["chat_tools.jsonl"]
+    assert b'"weight": 0' in texts["chat_multiturn.jsonl"]
+    assert {GOOD[name]["format"] for name in GOOD} == {"chat", "completion", "preference"}
+
+
+# --- more cases per rule ---------------------------------------------------------------------------------------
+
+VARIANTS: list[tuple[str, Any, str]] = [
+    (
+        "weight on user, valid value",
+        {"messages": [{"role": "user", "content": "a", "weight": 1}, {"role": "assistant", "content": "b"}]},
+        "chat.weight-role",
+    ),
+    (
+        "weight 2 after weight 0",
+        {
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b", "weight": 0},
+                {"role": "user", "content": "c"},
+                {"role": "assistant", "content": "d", "weight": 2},
+            ]
+        },
+        "chat.weight",
+    ),
+    (
+        "unknown third key on assistant",
+        {
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b", "wieght": 1},
+                {"role": "user", "content": "c"},
+                {"role": "assistant", "content": 5},
+            ]
+        },
+        "chat.content-type",
+    ),
+    (
+        "weight true",
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": True}]},
+        "chat.weight",
+    ),
+    (
+        "weight 1.0",
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 1.0}]},
+        "chat.weight",
+    ),
+    (
+        "weight null",
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": None}]},
+        "chat.weight",
+    ),
+    (
+        "weight on system",
+        {"messages": [{"role": "system", "content": "s", "weight": 0}, {"role": "assistant", "content": "b"}]},
+        "chat.weight-role",
+    ),
+    ("role missing", {"messages": [{"content": "a"}, {"role": "assistant", "content": "b"}]}, "chat.role"),
+    (
+        "role function",
+        {"messages": [{"role": "function", "content": "a"}, {"role": "assistant", "content": "b"}]},
+        "chat.role",
+    ),
+    (
+        "role not a string",
+        {"messages": [{"role": ["user"], "content": "a"}, {"role": "assistant", "content": "b"}]},
+        "chat.role",
+    ),
+    ("messages an object", {"messages": {"role": "user", "content": "a"}}, "chat.messages-missing"),
+    ("messages null", {"messages": None}, "chat.messages-missing"),
+    (
+        "content null",
+        {"messages": [{"role": "user", "content": None}, {"role": "assistant", "content": "b"}]},
+        "chat.content-missing",
+    ),
+    (
+        "assistant with neither",
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant"}]},
+        "chat.content-missing",
+    ),
+    (
+        "content empty list",
+        {"messages": [{"role": "user", "content": []}, {"role": "assistant", "content": "b"}]},
+        "chat.content-type",
+    ),
+    (
+        "content object",
+        {"messages": [{"role": "user", "content": {"text": "a"}}, {"role": "assistant", "content": "b"}]},
+        "chat.content-type",
+    ),
+    (
+        "text part without text",
+        {"messages": [{"role": "user", "content": [{"type": "text"}]}, {"role": "assistant", "content": "b"}]},
+        "chat.content-part-type",
+    ),
+    (
+        "part not an object",
+        {"messages": [{"role": "user", "content": ["a"]}, {"role": "assistant", "content": "b"}]},
+        "chat.content-part-type",
+    ),
+    (
+        "image ftp url",
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "ftp://x/a.png"}}]},
+                {"role": "assistant", "content": "b"},
+            ]
+        },
+        "chat.image-url",
+    ),
+    (
+        "image without url",
+        {
+            "messages": [
+                {"role": "user", "content": [{"type": "image_url", "image_url": {}}]},
+                {"role": "assistant", "content": "b"},
+            ]
+        },
+        "chat.image-url",
+    ),
+    (
+        "image detail null",
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": None}}],
+                },
+                {"role": "assistant", "content": "b"},
+            ]
+        },
+        "chat.image-detail",
+    ),
+    (
+        "tool_calls on user",
+        {"messages": [{"role": "user", "content": "a", "tool_calls": []}, {"role": "assistant", "content": "b"}]},
+        "chat.tool-calls",
+    ),
+    (
+        "tool_calls empty",
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "tool_calls": []}]},
+        "chat.tool-calls",
+    ),
+    (
+        "tool call without name",
+        {
+            "messages": [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "tool_calls": [{"type": "function", "function": {"arguments": "{}"}}]},
+            ]
+        },
+        "chat.tool-calls",
+    ),
+    ("tools not a list", {"messages": PLAIN["messages"], "tools": {"type": "function"}}, "chat.tools"),
+    (
+        "tool parameters a string",
+        {"messages": PLAIN["messages"], "tools": [{"type": "function", "function": {"name": "f", "parameters": "{}"}}]},
+        "chat.tools",
+    ),
+    ("no assistant, user last", {"messages": [{"role": "user", "content": "a"}]}, "chat.no-assistant"),
+    ("line is a string", '"just text"', "json.not-object"),
+    ("line is a number", "42", "json.not-object"),
+    ("empty object", "{}", "format.unknown"),
+    ("truncated line", '{"messages": [{"role": "user", "content": "a', "json.syntax"),
+    ("two objects on a line", json.dumps(PLAIN) + json.dumps(PLAIN), "json.syntax"),
+    ("single quotes", "{'messages': []}", "json.syntax"),
+    ("whitespace-only line", "   \t", "line.blank"),
+]
+
+
+@pytest.mark.parametrize("before", [10, 2000], ids=["first-chunk", "later-chunk"])
+@pytest.mark.parametrize(("line", "rule"), [(line, rule) for _, line, rule in VARIANTS], ids=[v[0] for v in VARIANTS])
+def test_rule_variants_are_caught_at_their_line(tmp_path: Path, line: Any, rule: str, before: int) -> None:
+    """Other ways to break the rules, after 10 good lines (detailed checks) or 2000 (the bulk checks' territory)."""
+    path = write_lines(tmp_path / "train.jsonl", [*[chat(i) for i in range(before)], line, chat(0)])
+    assert before < 100 or path.stat().st_size > 2 * datasets._CHUNK
+    report = validate_file(path, use_cache=False)
+    assert [(e.rule, e.line) for e in report.errors] == [(rule, before + 1)]
+    assert report.examples == before + 1
+
+
+COMPLETION_AND_PREFERENCE_VARIANTS: list[tuple[str, Any, str]] = [
+    ("prompt missing", {"completion": " yes"}, "completion.prompt-type"),
+    ("completion whitespace", {"prompt": "a", "completion": "  \n"}, "completion.empty"),
+    ("input without messages", {"input": {}, "preferred_output": [], "non_preferred_output": []}, "preference.input"),
+    (
+        "output message not an object",
+        {
+            "input": {"messages": [{"role": "user", "content": "q"}]},
+            "preferred_output": ["a"],
+            "non_preferred_output": [{"role": "assistant", "content": "b"}],
+        },
+        "chat.message-type",
+    ),
+    (
+        "output content a number",
+        {
+            "input": {"messages": [{"role": "user", "content": "q"}]},
+            "preferred_output": [{"role": "assistant", "content": 1}],
+            "non_preferred_output": [{"role": "assistant", "content": "b"}],
+        },
+        "chat.content-type",
+    ),
+    (
+        "non_preferred missing",
+        {
+            "input": {"messages": [{"role": "user", "content": "q"}]},
+            "preferred_output": [{"role": "assistant", "content": "a"}],
+        },
+        "preference.non-preferred-output",
+    ),
+    (
+        "input role wrong",
+        {
+            "input": {"messages": [{"role": "human", "content": "q"}]},
+            "preferred_output": [{"role": "assistant", "content": "a"}],
+            "non_preferred_output": [{"role": "assistant", "content": "b"}],
+        },
+        "chat.role",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "rule"),
+    [(line, rule) for _, line, rule in COMPLETION_AND_PREFERENCE_VARIANTS],
+    ids=[v[0] for v in COMPLETION_AND_PREFERENCE_VARIANTS],
+)
+def test_completion_and_preference_variants_are_caught(tmp_path: Path, line: Any, rule: str) -> None:
+    """The same for the other two formats: the file's own format is set by its first line."""
+    fmt = "completion" if rule.startswith("completion") else "preference"
+    good = (DATA / "good" / f"{fmt}.jsonl").read_text().splitlines()
+    path = write_lines(tmp_path / "train.jsonl", [*good[:10], line])
+    report = validate_file(path, use_cache=False)
+    assert [(e.rule, e.line) for e in report.errors] == [(rule, 11)]
+    assert report.format == fmt
+
+
+def test_final_newline_is_optional_but_a_trailing_blank_line_is_not(tmp_path: Path) -> None:
+    """Lines ending in a newline or not are fine; an empty line after the last newline is a blank line."""
+    lines = [chat(i) for i in range(10)]
+    assert validate_file(write_lines(tmp_path / "a.jsonl", lines, final_newline=False), use_cache=False).ok
+    assert validate_file(write_lines(tmp_path / "b.jsonl", lines), use_cache=False).ok
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
+    report = validate_file(path, use_cache=False)
+    assert [(e.rule, e.line) for e in report.errors] == [("line.blank", 11)]
+
+
+def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
+    """A path that does not exist is a file.not-found error naming the path, with no hash."""
+    report = validate_file(tmp_path / "nope.jsonl")
+    assert [(e.rule, e.line) for e in report.errors] == [("file.not-found", None)]
+    assert str(report.errors[0]).startswith(f"{tmp_path / 'nope.jsonl'}: file.not-found: ")
+    assert report.sha256 == ""
+
+
+def test_directory_is_not_a_file(tmp_path: Path) -> None:
+    """A directory given as the dataset is a file.not-a-file error."""
+    assert [e.rule for e in validate_file(tmp_path).errors] == ["file.not-a-file"]
+
+
+def test_too_large_is_decided_from_the_size_without_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file at or over max_bytes is refused from its size: the scan never runs."""
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)])
+    monkeypatch.setattr(datasets, "_scan", lambda *a, **k: pytest.fail("the file was read"))
+    report = validate_file(path, max_bytes=path.stat().st_size)
+    assert [e.rule for e in report.errors] == ["dataset.too-large"]
+    assert report.size == path.stat().st_size
+
+
+def test_default_limits_are_the_services() -> None:
+    """Files must be smaller than 512 MiB and hold at least 10 examples (azure-api.md §2.3)."""
+    assert MAX_BYTES == 512 * 1024 * 1024
+    assert MIN_EXAMPLES == 10
+
+
+def test_min_examples_is_a_parameter(tmp_path: Path) -> None:
+    """Ten examples pass the default minimum and fail a minimum of eleven."""
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)])
+    assert validate_file(path, use_cache=False).ok
+    report = validate_file(path, use_cache=False, min_examples=11)
+    assert [e.rule for e in report.errors] == ["dataset.too-few-examples"]
+    assert "10 examples" in report.errors[0].message
+
+
+def test_max_errors_truncates_the_list_but_not_the_counting_or_hashing(tmp_path: Path) -> None:
+    """With 30 bad lines and max_errors=5: 5 errors listed, truncated, 15 valid examples counted, full hash."""
+    bad = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 2}]}
+    lines = [bad if i % 3 else chat(i) for i in range(45)]  # every third line good
+    path = write_lines(tmp_path / "train.jsonl", lines)
+    report = validate_file(path, max_errors=5, use_cache=False)
+    assert len(report.errors) == 5
+    assert report.truncated
+    assert [e.line for e in report.errors] == [2, 3, 5, 6, 8]
+    assert report.examples == 15
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    full = validate_file(path, max_errors=100, use_cache=False)
+    assert len(full.errors) == 30
+    assert not full.truncated
+    with pytest.raises(ValueError, match="max_errors"):
+        validate_file(path, max_errors=0)
+
+
+def test_error_and_report_render_and_round_trip_through_json(tmp_path: Path) -> None:
+    """str(DatasetError) is `file:line: rule: message (fix)`; reports survive to_json/from_json unchanged."""
+    error = DatasetError("train.jsonl", 12, "chat.weight", "'weight' must be 0 or 1, not 2", RULES["chat.weight"])
+    assert str(error) == (
+        "train.jsonl:12: chat.weight: 'weight' must be 0 or 1, not 2 "
+        "(set weight to 0 to skip this assistant message, or 1 to train on it)"
+    )
+    assert str(DatasetError("t.jsonl", None, "dataset.empty", "m", "f")) == "t.jsonl: dataset.empty: m (f)"
+    report = validate_file(DATA / "bad" / "chat_weight_2.jsonl", use_cache=False)
+    assert DatasetReport.from_json(orjson.loads(orjson.dumps(report.to_json()))) == report
+    for broken in ({}, {**report.to_json(), "size": -1}, {**report.to_json(), "errors": [{"line": "x"}]}, []):
+        with pytest.raises(ValueError):  # noqa: PT011 - any malformed input is the same ValueError
+            DatasetReport.from_json(broken)  # type: ignore[arg-type]
+
+
+def test_sha256_file_matches_hashlib() -> None:
+    """sha256_file is the plain hash of the bytes."""
+    path = DATA / "good" / "chat_tools.jsonl"
+    assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- reading: blocks, chunks, lines that cross them -------------------------------------------------------------
+
+
+def test_lines_across_block_and_chunk_boundaries_keep_their_numbers(tmp_path: Path) -> None:
+    """A 3 MB file (several read blocks, the hashing thread) with a 1.2 MB line and errors near block edges."""
+    rng = random.Random(7)
+    lines: list[Any] = []
+    for i in range(3000):
+        text = " ".join(rng.choice(("alpha", "beta", "gamma", "délta", "ε")) for _ in range(rng.randint(5, 400)))
+        lines.append({"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": f"ok {i}"}]})
+    lines[1499] = {"messages": [{"role": "user", "content": "x" * 1_200_000}, {"role": "assistant", "content": "long"}]}
+    bad_at = [1, 777, 1501, 1502, 2999, 3000]
+    for n in bad_at:
+        lines[n - 1] = {
+            "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 5}]
+        }
+    path = write_lines(tmp_path / "big.jsonl", lines, final_newline=False)
+    assert path.stat().st_size > 3 * datasets._BLOCK
+    report = validate_file(path, use_cache=False)
+    assert [(e.rule, e.line) for e in report.errors] == [("chat.weight", n) for n in bad_at]
+    assert report.examples == 3000 - len(bad_at)
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_lines_that_only_parse_when_joined_are_each_rejected(tmp_path: Path) -> None:
+    """Two broken lines that, joined into one array, give as many values as lines would: each is still rejected.
+
+    Line 11 leaves an array open that line 12 closes, and line 12 adds a value to make the count come out right.
+    Only the random sentinel between lines, which a file cannot forge, shows that the seam moved.
+    """
+    a = '{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "x": [{}'
+    b = '{}]}, 0, {"messages": [{"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]}'
+    assert len(orjson.loads("[" + a + ",12345," + b + "]")) == 3  # 2 lines, 3 values: the count alone is fooled
+    path = write_lines(tmp_path / "train.jsonl", [*[chat(i) for i in range(10)], a, b])
+    report = validate_file(path, use_cache=False)
+    assert [(e.rule, e.line) for e in report.errors] == [("json.syntax", 11), ("json.syntax", 12)]
+
+
+@pytest.mark.timeout(30)
+def test_a_failing_hash_thread_never_blocks_the_reader_and_its_error_surfaces() -> None:
+    """If hashing fails on the helper thread, feeding more blocks than its queue holds still returns."""
+
+    class Broken:
+        def update(self, block: bytes) -> None:
+            raise MemoryError("no room")
+
+    hasher = datasets._Hasher()
+    hasher._hash = Broken()  # type: ignore[assignment]
+    for _ in range(20):
+        hasher.update(b"x" * 4096)
+    with pytest.raises(MemoryError, match="no room"):
+        hasher.hexdigest()
+
+
+def test_a_bom_is_accepted_only_at_the_start(tmp_path: Path) -> None:
+    """A leading BOM is invisible to the rules and part of the hash; one on line 2 is an error."""
+    body = "\n".join(json.dumps(chat(i)) for i in range(10)).encode()
+    start = tmp_path / "start.jsonl"
+    start.write_bytes(b"\xef\xbb\xbf" + body)
+    report = validate_file(start, use_cache=False)
+    assert report.ok
+    assert report.sha256 == hashlib.sha256(b"\xef\xbb\xbf" + body).hexdigest()
+    second = tmp_path / "second.jsonl"
+    second.write_bytes(body.replace(b"\n", b"\n\xef\xbb\xbf", 1))
+    assert [(e.rule, e.line) for e in validate_file(second, use_cache=False).errors] == [
+        ("encoding.bom-not-at-start", 2)
+    ]
+
+
+# --- the quick checks never accept what the detailed checker rejects ---------------------------------------------
+
+
+def _mutations(rng: random.Random, example: Any) -> Any:
+    """A random small change to an example: the sort of slip a hand-edited or generated dataset has."""
+    ex = json.loads(json.dumps(example))
+    targets: list[tuple[Any, Any]] = [(ex, key) for key in ex]
+    for key in ("messages", "preferred_output", "non_preferred_output"):
+        if isinstance(ex.get(key), list):
+            targets += [(ex[key], i) for i in range(len(ex[key]))]
+            targets += [(m, k) for m in ex[key] if isinstance(m, dict) for k in m]
+    if isinstance(ex.get("input"), dict):
+        targets += [(ex["input"], k) for k in ex["input"]]
+        targets += [(m, k) for m in ex["input"].get("messages", []) if isinstance(m, dict) for k in m]
+    values = [None, 0, 1, 2, True, 1.0, "", " ", "user", "assistant", "tool", "robot", [], {}, ["x"], {"a": 1}]
+    for _ in range(rng.randint(1, 3)):
+        container, key = rng.choice(targets)
+        action = rng.random()
+        if action < 0.5:
+            container[key] = rng.choice(values)
+        elif action < 0.7 and isinstance(container, dict):
+            del container[key]
+            targets = [t for t in targets if t != (container, key)]
+            if not targets:
+                break
+        elif action < 0.85 and isinstance(container, dict):
+            container[rng.choice(["weight", "name", "tools", "extra"])] = rng.choice(values)
+        elif isinstance(container, dict):  # a plausible weight on any message: only assistants may have one
+            container["weight"] = rng.choice([0, 1])
+        elif isinstance(container, list):
+            container.append(rng.choice([*values, {"role": "assistant", "content": "x"}]))
+    return ex
+
+
+def _seeds() -> list[Any]:
+    examples: list[Any] = []
+    for name in GOOD:
+        lines = (DATA / "good" / name).read_bytes().removeprefix(b"\xef\xbb\xbf").splitlines()
+        examples += [orjson.loads(line) for line in lines if line.strip()]
+    return examples
+
+
+def _detailed_accepts(obj: Any, fmt: str) -> bool:
+    if not isinstance(obj, dict) or datasets._line_format(obj) != fmt:
+        return False
+    try:
+        datasets._CHECKS[fmt](obj)
+    except datasets._Bad:
+        return False
+    return True
+
+
+def test_quick_checks_accept_only_what_the_detailed_checker_accepts() -> None:
+    """Thousands of mutated examples: whenever a fast or bulk check vouches for one, the detailed checker agrees."""
+    rng = random.Random(1234)
+    seeds = _seeds()
+    vouched = {"chat": 0, "completion": 0, "preference": 0}
+    bulk_vouched = {"chat": 0, "completion": 0, "preference": 0}
+    for _ in range(9000):
+        fmt = rng.choice(["chat", "completion", "preference"])
+        pool = [s for s in seeds if datasets._line_format(s) == fmt]
+        odd = _mutations(rng, rng.choice(pool))
+        if datasets._FAST[fmt](odd):
+            vouched[fmt] += 1
+            assert _detailed_accepts(odd, fmt), odd
+        # One odd example among good ones: the bulk check must not vouch for the chunk, or the example must pass.
+        chunk = [rng.choice(pool) for _ in range(rng.randint(0, 8))]
+        chunk.insert(rng.randint(0, len(chunk)), odd)
+        rest = datasets._BULK[fmt](chunk)
+        if rest is not None and chunk.index(odd) not in rest:
+            bulk_vouched[fmt] += 1
+            assert _detailed_accepts(odd, fmt), odd
+    # The quick paths must really vouch for some odd-but-valid examples, or the test above proves nothing.
+    assert min(vouched.values()) >= 10, vouched
+    assert min(bulk_vouched.values()) >= 10, bulk_vouched
+    plain = [chat(i) for i in range(20)]
+    assert datasets._chat_bulk(plain) == []
+    assert datasets._chat_bulk([*plain, {"messages": plain[0]["messages"], "tools": []}]) == [20]
+
+
+# --- the cache -------------------------------------------------------------------------------------------------
+
+
+def test_second_validation_is_served_from_memory_without_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unchanged file is read once; the next call returns the same verdict from the cache."""
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(12)])
+    age(path)
+    scans = CountingScan(monkeypatch)
+    first = validate_file(path)
+    second = validate_file(path)
+    assert scans.calls == 1
+    assert second == first
+    assert second.ok
+
+
+def test_another_process_reuses_the_disk_cache(tmp_path: Path, cache_dir: Path) -> None:
+    """A new process (another `pulumi preview`) answers from the disk cache: its scan is made to fail, yet it answers."""
+    path = DATA / "bad" / "chat_weight_2.jsonl"
+    copy = tmp_path / "train.jsonl"
+    copy.write_bytes(path.read_bytes())
+    age(copy)
+    here = validate_file(copy)
+    assert (cache_dir / "datasets.json").is_file()
+    code = (
+        "import sys, orjson\n"
+        "from pulumi_aoai_finetuning import datasets\n"
+        "def boom(*a, **k): raise SystemExit('the file was read')\n"
+        "datasets._scan = boom\n"
+        "sys.stdout.buffer.write(orjson.dumps(datasets.validate_file(sys.argv[1]).to_json()))\n"
+    )
+    env = {**os.environ, "AOAI_FT_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, env=env, check=True, timeout=60)
+    assert DatasetReport.from_json(orjson.loads(out.stdout)) == here
+
+
+def test_cache_is_invalidated_when_the_file_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same size, new content and mtime: the file is read again and the new verdict returned."""
+    good = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 1}]}
+    bad = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 2}]}
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)] + [good])
+    age(path, 7200)
+    scans = CountingScan(monkeypatch)
+    assert validate_file(path).ok
+    size = path.stat().st_size
+    write_lines(path, [chat(i) for i in range(10)] + [bad])
+    assert path.stat().st_size == size
+    age(path, 3600)
+    report = validate_file(path)
+    assert scans.calls == 2
+    assert [(e.rule, e.line) for e in report.errors] == [("chat.weight", 11)]
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_file_written_moments_ago_is_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh mtime may not change on a quick rewrite of the same size, so such a verdict is not trusted later."""
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)])
+    scans = CountingScan(monkeypatch)
+    validate_file(path)
+    validate_file(path)
+    assert scans.calls == 2
+
+
+def test_corrupt_or_foreign_cache_files_are_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_dir: Path
+) -> None:
+    """Garbage, an old version, or a malformed entry: the file is read, the verdict is right, the cache repaired."""
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)])
+    age(path)
+    cache_file = cache_dir / "datasets.json"
+    cache_dir.mkdir()
+    st = path.stat()
+    key = os.path.abspath(path)
+    bad_entry = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "max_errors": 20, "report": {"size": "big"}}
+    scans = CountingScan(monkeypatch)
+    for content in (
+        b"\x00\xffnot json",
+        b"[]",
+        b'{"version": 999, "entries": {}}',
+        orjson.dumps({"version": datasets._CACHE_VERSION, "entries": {key: bad_entry}}),
+    ):
+        cache_file.write_bytes(content)
+        datasets._MEMORY.clear()
+        report = validate_file(path)
+        assert report.ok
+        assert report.examples == 10
+    assert scans.calls == 4
+    assert orjson.loads(cache_file.read_bytes())["entries"][key]["size"] == st.st_size
+
+
+def test_an_unusable_cache_location_is_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the cache directory cannot be created, validation still works (and still caches in memory)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("AOAI_FT_CACHE_DIR", str(blocker / "sub"))
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)])
+    age(path)
+    scans = CountingScan(monkeypatch)
+    assert validate_file(path).ok
+    assert validate_file(path).ok
+    assert scans.calls == 1
+
+
+def test_cache_location_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AOAI_FT_CACHE_DIR first, then $XDG_CACHE_HOME/pulumi-aoai-finetuning, then ~/.cache/pulumi-aoai-finetuning."""
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)])
+    age(path)
+    monkeypatch.delenv("AOAI_FT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    validate_file(path)
+    assert (tmp_path / "xdg" / "pulumi-aoai-finetuning" / "datasets.json").is_file()
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    datasets._MEMORY.clear()
+    validate_file(path)
+    assert (tmp_path / "home" / ".cache" / "pulumi-aoai-finetuning" / "datasets.json").is_file()
+
+
+def test_cached_verdict_answers_new_thresholds_and_rescans_for_more_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """min_examples is applied to the cached counts; asking for more errors than were kept reads the file again."""
+    bad = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 3}]}
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(12)])
+    age(path)
+    scans = CountingScan(monkeypatch)
+    assert validate_file(path).ok
+    assert [e.rule for e in validate_file(path, min_examples=13).errors] == ["dataset.too-few-examples"]
+    assert scans.calls == 1
+    many = write_lines(tmp_path / "many.jsonl", [bad] * 30)
+    age(many)
+    assert len(validate_file(many, max_errors=5).errors) == 5
+    assert len(validate_file(many, max_errors=3).errors) == 3  # fewer: served from the cache
+    assert scans.calls == 2
+    assert len(validate_file(many, max_errors=50).errors) == 30  # more than were kept: read again
+    assert scans.calls == 3
+
+
+def test_use_cache_false_neither_reads_nor_writes_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_dir: Path
+) -> None:
+    """use_cache=False always reads the file and leaves no cache behind."""
+    path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)])
+    age(path)
+    scans = CountingScan(monkeypatch)
+    validate_file(path, use_cache=False)
+    validate_file(path, use_cache=False)
+    assert scans.calls == 2
+    assert not cache_dir.exists()
+    assert not datasets._MEMORY
+
+
+def test_cached_errors_name_the_path_as_given_this_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache is keyed by absolute path, but each report cites the path the caller used."""
+    path = tmp_path / "train.jsonl"
+    path.write_bytes((DATA / "bad" / "chat_role.jsonl").read_bytes())
+    age(path)
+    validate_file(path)
+    monkeypatch.chdir(tmp_path)
+    report = validate_file("train.jsonl")
+    assert str(report.errors[0]).startswith("train.jsonl:10: chat.role: ")
+
+
+# --- large files: child processes check later parts -----------------------------------------------------------
+
+
+@pytest.fixture
+def parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every file 'large' and use two child processes."""
+    monkeypatch.setattr(datasets, "_PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setenv("AOAI_FT_VALIDATE_WORKERS", "2")
+
+
+def _big_dataset(tmp_path: Path, bad_lines: dict[int, Any], n: int = 4000) -> Path:
+    lines: list[Any] = [chat(i) for i in range(n)]
+    for number, line in bad_lines.items():
+        lines[number - 1] = line
+    return write_lines(tmp_path / "big.jsonl", lines)
+
+
+def _same_report(a: DatasetReport, b: DatasetReport) -> None:
+    assert (a.errors, a.truncated, a.examples, a.format, a.sha256, a.size) == (
+        b.errors,
+        b.truncated,
+        b.examples,
+        b.format,
+        b.sha256,
+        b.size,
+    )
+    assert abs(a.tokens_estimate - b.tokens_estimate) <= a.size // 100  # an estimate, computed per chunk
+
+
+@pytest.mark.usefixtures("parallel")
+def test_parallel_scan_reports_what_a_sequential_scan_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Errors in every part of the file keep their line numbers; truncation works across the parts."""
+    weight = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 9}]}
+    path = _big_dataset(tmp_path, {5: weight, 1800: "", 2500: "{oops", 3999: {"prompt": "p", "completion": "c"}})
+    spawned: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def spy(args: list[str], **kwargs: Any) -> Any:
+        spawned.append(args)
+        return real_popen(args, **kwargs)
+
+    monkeypatch.setattr(datasets.subprocess, "Popen", spy)
+    parallel = validate_file(path, use_cache=False)
+    assert len(spawned) == 2  # the children really ran
+    monkeypatch.setenv("AOAI_FT_VALIDATE_WORKERS", "0")
+    sequential = validate_file(path, use_cache=False)
+    _same_report(parallel, sequential)
+    assert [(e.rule, e.line) for e in parallel.errors] == [
+        ("chat.weight", 5),
+        ("line.blank", 1800),
+        ("json.syntax", 2500),
+        ("format.mixed", 3999),
+    ]
+    sequential_truncated = validate_file(path, use_cache=False, max_errors=2)
+    monkeypatch.setenv("AOAI_FT_VALIDATE_WORKERS", "2")
+    parallel_truncated = validate_file(path, use_cache=False, max_errors=2)
+    _same_report(parallel_truncated, sequential_truncated)
+    assert [e.line for e in parallel_truncated.errors] == [5, 1800]
+    assert parallel_truncated.truncated
+    assert len(spawned) == 4
+
+
+@pytest.mark.usefixtures("parallel")
+def test_parallel_scan_falls_back_when_a_child_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A child that crashes (or cannot start) costs time, not correctness: its part is checked here."""
+    path = _big_dataset(tmp_path, {3500: {"messages": []}})
+    monkeypatch.setattr(datasets, "_WORKER_CODE", "import sys; sys.exit(3)")
+    crashed = validate_file(path, use_cache=False)
+    assert [(e.rule, e.line) for e in crashed.errors] == [("chat.messages-empty", 3500)]
+    assert crashed.examples == 3999
+    monkeypatch.setattr(datasets.sys, "executable", str(tmp_path / "no-such-python"))
+    assert validate_file(path, use_cache=False).errors == crashed.errors
+
+
+@pytest.mark.usefixtures("parallel")
+def test_parallel_scan_stops_where_a_sequential_scan_stops(tmp_path: Path) -> None:
+    """A pretty-printed tail (json.multiline) in a later part ends the line checks there, as it would in order."""
+    path = _big_dataset(tmp_path, {})
+    with path.open("a") as f:
+        f.write(json.dumps(chat(1), indent=2) + "\n")
+        f.write(json.dumps({"messages": []}) + "\n")
+    report = validate_file(path, use_cache=False)
+    assert [(e.rule, e.line) for e in report.errors] == [("json.multiline", 4001)]
