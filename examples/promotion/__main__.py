@@ -1,0 +1,67 @@
+"""Promotion: the ``dev`` stack trains and gates; the ``prod`` stack deploys dev's model without retraining.
+
+``prod`` reads the model and the account that holds it from the ``dev`` stack (a StackReference named by the
+``devStack`` config), or from the ``sourceModel`` and ``sourceAccountId`` config when given: a promotion
+pipeline can pin exactly what it promotes.
+"""
+
+from pathlib import Path
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from pulumi_aoai_finetuning import Deployment, FineTuningJob, TrainingFile
+
+config = pulumi.Config()
+stage = config.require("stage")
+location = config.get("location") or "eastus2"
+data = Path(__file__).resolve().parent.parent / "data"
+
+group = azure_native.resources.ResourceGroup(f"rg-{stage}", location=location)
+account = azure_native.cognitiveservices.Account(
+    f"aoai-{stage}",
+    resource_group_name=group.name,
+    location=location,
+    kind="OpenAI",
+    sku=azure_native.cognitiveservices.SkuArgs(name="S0"),
+    properties=azure_native.cognitiveservices.AccountPropertiesArgs(public_network_access="Enabled"),
+)
+
+if stage == "dev":
+    endpoint = account.properties.endpoint
+    training = TrainingFile("training", endpoint=endpoint, path=str(data / "training.jsonl"))
+    validation = TrainingFile("validation", endpoint=endpoint, path=str(data / "validation.jsonl"))
+    job = FineTuningJob(
+        "candidate",
+        endpoint=endpoint,
+        model="gpt-4o-mini-2024-07-18",
+        training_file=training.file_id,
+        validation_file=validation.file_id,
+        suffix="promotion",
+        quality_gate={
+            "max_full_valid_loss": config.get_float("maxValidLoss") or 1.0,
+            "min_full_valid_mean_token_accuracy": config.get_float("minValidAccuracy") or 0.5,
+        },
+    )
+    Deployment("candidate", account_id=account.id, deployment_name="candidate", model=job.fine_tuned_model)
+    pulumi.export("fine_tuned_model", job.fine_tuned_model)
+    pulumi.export("source_account_id", account.id)
+    pulumi.export("metrics", job.metrics)
+else:
+    model = config.get("sourceModel")
+    source_account_id = config.get("sourceAccountId")
+    if not (model and source_account_id):
+        dev = pulumi.StackReference(config.require("devStack"))
+        model = dev.require_output("fine_tuned_model")
+        source_account_id = dev.require_output("source_account_id")
+    deployment = Deployment(
+        "production",
+        account_id=account.id,
+        deployment_name="support-assistant",
+        model=model,
+        source_account_id=source_account_id,
+        sku_name=config.get("skuName") or "GlobalStandard",
+        capacity=config.get_int("capacity") or 2,
+    )
+    pulumi.export("deployed_model", deployment.model)
+    pulumi.export("deployment_id", deployment.deployment_id)
