@@ -1,7 +1,7 @@
 """Upload of a large chat dataset: our streamed upload (what TrainingFile runs) vs openai-python's files.create.
 
 Each side runs in a fresh process against the same emulator process, alternating, best of N; peak memory is
-the growth of the process's max RSS during the upload (after imports and client setup).
+the growth of the process's resident set during the upload (sampled every 2 ms) over its size just before.
 """
 
 from __future__ import annotations
@@ -18,30 +18,50 @@ from ._data import make_chat_dataset
 from ._emulator import emulator_process
 
 OURS = """
-import json, resource, sys, time
+import json, os, sys, threading, time
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+peak = [0]
+stop = threading.Event()
+def sample():
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.002)
 from pulumi_aoai_finetuning.client import ApiKeyAuth, DataPlaneClient
 endpoint, key, path = sys.argv[1:4]
 client = DataPlaneClient(endpoint, ApiKeyAuth(key), api_version="2024-10-21")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = rss()
+threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 file = client.upload_file(path, "bench.jsonl", "fine-tune")
 elapsed = time.perf_counter() - t0
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": elapsed, "rss_growth_mb": (after - before) / 1024, "id": file["id"]}))
+stop.set()
+print(json.dumps({"seconds": elapsed, "rss_growth_mb": (max(peak[0], rss()) - before) / 2**20, "id": file["id"]}))
 """
 
 THEIRS = """
-import json, resource, sys, time
+import json, os, sys, threading, time
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+peak = [0]
+stop = threading.Event()
+def sample():
+    while not stop.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.002)
 import openai
 endpoint, key, path = sys.argv[1:4]
 client = openai.AzureOpenAI(azure_endpoint=endpoint, api_key=key, api_version="2024-10-21", max_retries=0)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = rss()
+threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
 with open(path, "rb") as fh:
     file = client.files.create(file=fh, purpose="fine-tune")
 elapsed = time.perf_counter() - t0
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": elapsed, "rss_growth_mb": (after - before) / 1024, "id": file.id}))
+stop.set()
+print(json.dumps({"seconds": elapsed, "rss_growth_mb": (max(peak[0], rss()) - before) / 2**20, "id": file.id}))
 """
 
 
