@@ -2,6 +2,7 @@
 
 from .emulator import FAST_POLLING, SECRET_CONFIG, EmulatedAccount, emulated_account
 from .engine import UNKNOWN, CheckFailed, DynamicPlugin, EngineReplay, ProviderError, Step, resource_type
+from .program import HarnessError, ProgramResult, ProgramStep, run_program
 
 __all__ = [
     "FAST_POLLING",
@@ -11,8 +12,12 @@ __all__ = [
     "DynamicPlugin",
     "EmulatedAccount",
     "EngineReplay",
+    "HarnessError",
+    "ProgramResult",
+    "ProgramStep",
     "ProviderError",
     "Step",
     "emulated_account",
     "resource_type",
+    "run_program",
 ]

@@ -1,0 +1,375 @@
+"""The program harness runs a whole Pulumi program as the CLI would: up, preview, refresh, destroy.
+
+Each test serves a fresh emulator on loopback and runs ``tests/programs/tiny`` (a resource group, an Azure
+OpenAI account, a training file and a fine-tuning job) through
+:func:`pulumi_aoai_finetuning.testing.program.run_program`: the dynamic resources run in the real
+``python -m pulumi.dynamic`` plugin, the azure-native ones against the emulator's ARM.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from aoai_emulator import Emulator, create_emulator
+from pulumi_aoai_finetuning.testing.program import (
+    PREVIEW_UNKNOWN,
+    HarnessError,
+    ProgramResult,
+    run_program,
+)
+
+TINY = Path(__file__).parent / "programs" / "tiny"
+MODEL_RE = re.compile(r"gpt-4o-mini-2024-07-18\.ft-[0-9a-f]{32}-tiny")
+ARM_TOKEN = "arm-token-that-must-never-be-stored"
+MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+TYPES = {
+    "tiny": "azure-native:resources:ResourceGroup",
+    "tinyaoai": "azure-native:cognitiveservices:Account",
+    "train": "pulumi-python:dynamic/azure-openai:TrainingFile",
+    "job": "pulumi-python:dynamic/azure-openai:FineTuningJob",
+}
+
+
+@dataclass
+class Stack:
+    """A harness stack of one program against one served emulator."""
+
+    emulator: Emulator
+    url: str
+    program: Path
+    state: Path
+    name: str = "dev"
+    extra_secrets: dict[str, str] = field(default_factory=dict)
+
+    def run(self, command: str, **kwargs: Any) -> ProgramResult:
+        """One command, with the stack config a user would set for the emulator."""
+        config = {
+            "azure-openai:armEndpoint": self.url,
+            "azure-openai:pollIntervalSeconds": "0.01",
+            "azure-openai:pollMaxSeconds": "0.05",
+        }
+        secrets = {"azure-openai:armToken": ARM_TOKEN, **self.extra_secrets, **kwargs.pop("secrets", {})}
+        return run_program(command, self.program, self.state, config=config, secrets=secrets, stack=self.name, **kwargs)
+
+    def mark(self) -> int:
+        """Where the emulator's request log is now."""
+        return len(self.emulator.requests())
+
+    def mutations(self, since: int) -> list[tuple[str, str]]:
+        """The POST/PUT/PATCH/DELETE requests served since ``since``."""
+        return [(r["method"], r["path"]) for r in self.emulator.requests()[since:] if r["method"] in MUTATING]
+
+    def accounts(self) -> list[dict[str, Any]]:
+        """The emulator's accounts, keys included, from its admin API (as `az ... keys list` would give them)."""
+        response = httpx2.get(f"{self.url}/_emulator/accounts", timeout=30)
+        response.raise_for_status()
+        accounts: list[dict[str, Any]] = response.json()["accounts"]
+        return accounts
+
+    def resources(self) -> list[dict[str, Any]]:
+        """The state file's resources."""
+        resources: list[dict[str, Any]] = json.loads(self.state.read_text())["resources"]
+        return resources
+
+
+@pytest.fixture
+def emulator() -> Iterator[tuple[Emulator, str]]:
+    emulator = create_emulator(seed=4242)
+    server = emulator.serve()
+    try:
+        yield emulator, server.url
+    finally:
+        emulator.close()
+
+
+@pytest.fixture
+def stack(emulator: tuple[Emulator, str], tmp_path: Path) -> Stack:
+    return Stack(emulator[0], emulator[1], TINY, tmp_path / "state" / "dev.json")
+
+
+@pytest.fixture
+def deployed(stack: Stack) -> tuple[Stack, ProgramResult]:
+    return stack, stack.run("up")
+
+
+def user_key_config(stack: Stack) -> dict[str, str]:
+    """What a user sets with `pulumi config set --secret azure-openai:apiKey ...` for the stack's account."""
+    (account,) = stack.accounts()
+    return {"azure-openai:apiKey": account["keys"][0]}
+
+
+def training_files(stack: Stack, account: dict[str, Any]) -> list[str]:
+    """The ids of the account's uploaded datasets (the job's results files left out)."""
+    files = stack.emulator.state()["accounts"][account["name"].lower()]["files"]
+    return [file_id for file_id, file in files.items() if file["purpose"] == "fine-tune"]
+
+
+def test_up_creates_everything_and_exports_the_fine_tuned_model(deployed: tuple[Stack, ProgramResult]) -> None:
+    """A first up creates the four resources in program order; the outputs are the emulator's real values."""
+    stack, result = deployed
+    assert [(s.name, s.op, s.type) for s in result.steps] == [(n, "create", t) for n, t in TYPES.items()]
+    (account,) = stack.accounts()
+    assert result.outputs["endpoint"] == account["endpoint"]  # account.properties.endpoint, from ARM
+    assert result.outputs["account_name"] == account["name"]
+    assert re.fullmatch(r"tinyaoai[a-z0-9]{8}", account["name"])  # azure-native auto-naming
+    assert MODEL_RE.fullmatch(result.outputs["fine_tuned_model"])
+    held = stack.emulator.state()["accounts"][account["name"].lower()]
+    assert training_files(stack, account) == [result.outputs["training_file_id"]]
+    (job,) = held["jobs"].values()
+    assert job["status"] == "succeeded"
+    assert job["fine_tuned_model"] == result.outputs["fine_tuned_model"]
+    recorded = {r["urn"].rsplit("::", 1)[1]: r for r in stack.resources()}
+    assert recorded["tinyaoai"]["id"] == account["id"]
+    assert recorded["job"]["dependencies"] == sorted([recorded["tinyaoai"]["urn"], recorded["train"]["urn"]])
+
+
+def test_second_up_is_a_no_op_without_any_mutating_request(deployed: tuple[Stack, ProgramResult]) -> None:
+    """Unchanged program, unchanged state: every step is `same` and nothing is POSTed, PUT or DELETEd."""
+    stack, first = deployed
+    since = stack.mark()
+    second = stack.run("up")
+    assert {s.op for s in second.steps} == {"same"}
+    assert stack.mutations(since) == []
+    assert second.outputs == first.outputs
+
+
+def test_preview_after_up_changes_nothing(deployed: tuple[Stack, ProgramResult]) -> None:
+    """A preview of the deployed stack plans no change, calls nothing that changes anything, writes no state."""
+    stack, first = deployed
+    before = stack.state.read_bytes()
+    since = stack.mark()
+    preview = stack.run("preview")
+    assert {s.op for s in preview.steps} == {"same"}
+    assert stack.mutations(since) == []
+    assert stack.state.read_bytes() == before
+    assert preview.outputs == first.outputs
+
+
+def test_preview_of_a_new_stack_creates_nothing_and_leaves_computed_outputs_unknown(stack: Stack) -> None:
+    """Preview runs Check only: no create, no state file, and outputs that only Create computes are unknown."""
+    since = stack.mark()
+    preview = stack.run("preview")
+    assert [(s.name, s.op) for s in preview.steps] == [(n, "create") for n in TYPES]
+    assert stack.mutations(since) == []
+    assert stack.accounts() == []
+    assert not stack.state.exists()
+    assert preview.outputs["endpoint"] == PREVIEW_UNKNOWN
+    assert preview.outputs["fine_tuned_model"] == PREVIEW_UNKNOWN
+    assert preview.outputs["account_name"].startswith("tinyaoai")  # the auto-name is chosen at Check
+
+
+def test_refresh_of_an_unchanged_stack_changes_nothing(deployed: tuple[Stack, ProgramResult]) -> None:
+    """Refresh reads every resource, finds no drift, keeps the state as it was and sends no mutating request."""
+    stack, _ = deployed
+    before = stack.resources()
+    since = stack.mark()
+    refresh = stack.run("refresh", secrets=user_key_config(stack))
+    assert [(s.name, s.op) for s in refresh.steps] == [(n, "refresh") for n in TYPES]
+    assert refresh.drift == []
+    assert stack.mutations(since) == []
+    assert stack.resources() == before
+
+
+def test_refresh_and_up_recreate_a_training_file_deleted_out_of_band(deployed: tuple[Stack, ProgramResult]) -> None:
+    """Refresh drops a file deleted behind Pulumi's back; the next up uploads it again and converges."""
+    stack, first = deployed
+    (account,) = stack.accounts()
+    old_file = first.outputs["training_file_id"]
+    deleted = httpx2.delete(
+        f"{account['endpoint']}openai/v1/files/{old_file}", headers={"api-key": account["keys"][0]}, timeout=30
+    )
+    assert deleted.status_code == 200
+    refresh = stack.run("refresh")
+    assert refresh.ops()["train"] == "refresh-deleted"
+    assert refresh.ops()["job"] == "refresh"  # the job and its model outlive the file
+    assert "train" not in {r["urn"].rsplit("::", 1)[1] for r in stack.resources()}
+
+    up = stack.run("up")
+    assert up.ops()["train"] == "create"
+    new_file = up.outputs["training_file_id"]
+    assert new_file != old_file
+    assert training_files(stack, account) == [new_file]
+    assert MODEL_RE.fullmatch(up.outputs["fine_tuned_model"])
+    since = stack.mark()
+    assert {s.op for s in stack.run("up").steps} == {"same"}
+    assert stack.mutations(since) == []
+
+
+def test_changed_program_updates_in_place_and_deletes_what_it_no_longer_declares(stack: Stack, tmp_path: Path) -> None:
+    """An input that touches nothing remote is an update; a resource dropped from the program is deleted."""
+    program = tmp_path / "program"
+    shutil.copytree(TINY, program)
+    stack.program = program
+    first = stack.run("up")
+    main = program / "__main__.py"
+    source = main.read_text()
+    source = source.replace('path="train.jsonl")', 'path="train.jsonl", timeout_minutes=45)')
+    job_start = source.index("job = FineTuningJob(")
+    source = source[:job_start] + 'pulumi.export("kept", training.file_id)\n'  # the job and the exports go
+    main.write_text(source)
+
+    since = stack.mark()
+    result = stack.run("up", secrets=user_key_config(stack))
+    assert result.ops() == {"tiny": "same", "tinyaoai": "same", "train": "update", "job": "delete"}
+    assert [s.name for s in result.steps][-1] == "job"  # deletions come after the program's steps
+    assert stack.mutations(since) == []  # a local setting changed, and a finished job is kept on delete
+    assert [r["urn"].rsplit("::", 1)[1] for r in stack.resources()] == ["tiny", "tinyaoai", "train"]
+    assert result.outputs == {"kept": first.outputs["training_file_id"]}  # the program's exports, no others
+
+
+def test_replacement_creates_the_new_resources_before_deleting_the_old(stack: Stack, tmp_path: Path) -> None:
+    """A new location replaces the group and, through the new endpoint, everything on it: creates first, then deletes."""
+    program = tmp_path / "program"
+    shutil.copytree(TINY, program)
+    stack.program = program
+    first = stack.run("up")
+    main = program / "__main__.py"
+    main.write_text(main.read_text().replace('location="eastus2"', 'location="swedencentral"'))
+
+    since = stack.mark()
+    result = stack.run("up")
+    assert [(s.name, s.op) for s in result.steps] == [
+        *((n, "replace") for n in TYPES),
+        *((n, "delete-replaced") for n in reversed(TYPES)),
+    ]
+    methods = [method for method, _ in stack.mutations(since)]
+    assert "DELETE" in methods
+    assert "PUT" not in methods[methods.index("DELETE") :]  # nothing is deleted before its successor exists
+    (account,) = stack.accounts()
+    assert account["location"] == "swedencentral"
+    assert result.outputs["account_name"] not in (first.outputs["account_name"], None)  # auto-named afresh
+    assert [r["urn"].rsplit("::", 1)[1] for r in stack.resources()] == list(TYPES)
+
+
+def test_a_failed_step_keeps_what_was_done_and_the_next_up_resumes(stack: Stack, tmp_path: Path) -> None:
+    """A job that misses its quality gate fails the up; the state keeps the rest; the next up adopts the job."""
+    program = tmp_path / "program"
+    shutil.copytree(TINY, program)
+    stack.program = program
+    main = program / "__main__.py"
+    passing = main.read_text()
+    main.write_text(passing.replace('suffix="tiny",', 'suffix="tiny", quality_gate={"max_train_loss": 0.0001},'))
+    with pytest.raises(HarnessError, match=r"FineTuningJob::job: Create failed:(.|\n)*missed its quality_gate"):
+        stack.run("up")
+    assert [r["urn"].rsplit("::", 1)[1] for r in stack.resources()] == ["tiny", "tinyaoai", "train"]
+
+    main.write_text(passing)
+    since = stack.mark()
+    result = stack.run("up")
+    assert result.ops() == {"tiny": "same", "tinyaoai": "same", "train": "same", "job": "create"}
+    assert not any(path.endswith("/fine_tuning/jobs") for _, path in stack.mutations(since))  # adopted, not resubmitted
+    assert MODEL_RE.fullmatch(result.outputs["fine_tuned_model"])
+
+
+def test_destroy_leaves_the_emulator_empty(deployed: tuple[Stack, ProgramResult]) -> None:
+    """Destroy deletes dependents first; no account, group, file or running job is left."""
+    stack, _ = deployed
+    destroy = stack.run("destroy")
+    assert [(s.name, s.op) for s in destroy.steps] == [(n, "delete") for n in reversed(TYPES)]
+    held = stack.emulator.state()
+    assert held["accounts"] == {}
+    assert held["resource_groups"] == {}
+    assert stack.resources() == []
+    assert destroy.outputs == {}
+
+
+def test_state_file_never_holds_a_key_or_token(deployed: tuple[Stack, ProgramResult]) -> None:
+    """Neither the account keys (listed by the harness, or given as secret config) nor the ARM token are stored."""
+    stack, _ = deployed
+    (account,) = stack.accounts()
+    stack.run("refresh")  # keys listed through ARM
+    stack.run("refresh", secrets=user_key_config(stack))  # a key from secret stack config
+    text = stack.state.read_text()
+    assert account["endpoint"] in text  # the state is there, just without secrets
+    for secret in (*account["keys"], ARM_TOKEN):
+        assert secret not in text
+
+
+def test_a_stack_reference_reads_another_stacks_outputs(deployed: tuple[Stack, ProgramResult], tmp_path: Path) -> None:
+    """A second stack reads the first one's fine-tuned model through pulumi.StackReference."""
+    stack, first = deployed
+    program = tmp_path / "promote"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: promote\nruntime: python\n")
+    (program / "__main__.py").write_text(
+        "import pulumi\n"
+        "dev = pulumi.StackReference('organization/tiny-finetune/dev')\n"
+        "pulumi.export('model', dev.get_output('fine_tuned_model'))\n"
+    )
+    result = run_program("up", program, tmp_path / "prod.json", stack="prod", stack_references={"dev": stack.state})
+    assert result.outputs == {"model": first.outputs["fine_tuned_model"]}
+
+
+def test_unmodelled_resource_type_fails_naming_the_type(emulator: tuple[Emulator, str], tmp_path: Path) -> None:
+    """A type the harness cannot run is refused by name, in-process and from the CLI (non-zero exit)."""
+    program = tmp_path / "pets"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: pets\nruntime: python\n")
+    (program / "__main__.py").write_text(
+        "import pulumi\npulumi.CustomResource('random:index/randomPet:RandomPet', 'pet', {})\n"
+    )
+    with pytest.raises(HarnessError, match=r"random:index/randomPet:RandomPet is not modelled"):
+        run_program("up", program, tmp_path / "pets.json")
+
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pulumi_aoai_finetuning.testing.program",
+            "up",
+            str(program),
+            "--state",
+            str(tmp_path / "cli.json"),
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 1
+    assert "random:index/randomPet:RandomPet is not modelled" in cli.stderr
+
+
+def test_cli_runs_up_and_prints_steps_and_outputs(stack: Stack) -> None:
+    """The CLI, one process per command like `pulumi up`, prints each step and then the stack outputs."""
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pulumi_aoai_finetuning.testing.program",
+            "up",
+            str(stack.program),
+            "--state",
+            str(stack.state),
+            "--config",
+            f"azure-openai:armEndpoint={stack.url}",
+            "--config",
+            "azure-openai:pollIntervalSeconds=0.01",
+            "--config",
+            "azure-openai:pollMaxSeconds=0.05",
+            "--secret",
+            f"azure-openai:armToken={ARM_TOKEN}",
+        ],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=180,
+    )
+    assert cli.returncode == 0, cli.stderr
+    for name, typ in TYPES.items():
+        assert re.search(rf"\+ create\s+{re.escape(typ)}\s+{name}$", cli.stdout, re.M), cli.stdout
+    model = re.search(r'^\s+fine_tuned_model: "(\S+)"$', cli.stdout, re.M)
+    assert model is not None, cli.stdout
+    assert MODEL_RE.fullmatch(model[1])
+    assert ARM_TOKEN not in cli.stdout + cli.stderr
