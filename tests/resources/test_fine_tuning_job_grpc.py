@@ -15,6 +15,7 @@ import pytest
 
 from pulumi_aoai_finetuning import FineTuningJob, TrainingFile
 from pulumi_aoai_finetuning.testing import UNKNOWN, CheckFailed, EmulatedAccount, EngineReplay, ProviderError
+from tests.emulator.support import chat_dataset
 
 from .conftest import DATED, PluginFactory
 
@@ -134,9 +135,7 @@ def test_destroy_cancels_a_running_job(engine: EngineReplay, account: EmulatedAc
     engine.destroy("train")
     assert account.objects("jobs") == {}
     assert any(r["path"].endswith("/cancel") for r in account.requests(mutating=True))
-    assert account.objects("files") == {} or all(
-        f["purpose"] == "fine-tune-results" for f in account.objects("files").values()
-    )
+    assert account.objects("files") == {}
 
 
 @pytest.mark.parametrize(
@@ -284,3 +283,47 @@ def test_provider_blob_is_small_and_identical_across_processes(provider: str) ->
     ]
     assert blobs[0] == blobs[1]
     assert 0 < len(blobs[0]) < 1024
+
+
+def test_identical_dataset_reuploaded_out_of_band_does_not_retrain(
+    engine: EngineReplay, account: EmulatedAccount, dataset: Path
+) -> None:
+    """A training file deleted outside Pulumi is uploaded again with a new id; the finished job is kept, not rerun."""
+    file_id = _file(engine, account, dataset)
+    first = engine.up("job", FineTuningJob, _job(account, file_id))
+    assert first.state is not None
+    httpx2.delete(f"{account.endpoint}openai/v1/files/{file_id}", headers={"api-key": account.key})
+    assert engine.refresh("train").op == "refresh-deleted"
+    new_file = _file(engine, account, dataset)
+    assert new_file != file_id
+    step = engine.up("job", FineTuningJob, _job(account, new_file))
+    assert step.op == "update"
+    assert step.state is not None
+    assert step.state.id == first.state.id
+    assert step.state.outputs["training_file"] == new_file
+    assert len(account.objects("jobs")) == 1
+
+
+def test_changed_dataset_content_still_retrains(engine: EngineReplay, account: EmulatedAccount, dataset: Path) -> None:
+    """New content behind the training file is a new training run."""
+    first = engine.up("job", FineTuningJob, _job(account, _file(engine, account, dataset)))
+    chat_dataset(dataset, 15)
+    step = engine.up("job", FineTuningJob, _job(account, _file(engine, account, dataset)))
+    assert step.op == "replace"
+    assert step.state is not None
+    assert first.state is not None
+    assert step.state.id != first.state.id
+
+
+def test_destroy_of_a_finished_job_removes_its_results_file(
+    engine: EngineReplay, account: EmulatedAccount, dataset: Path
+) -> None:
+    """A succeeded job's results.csv goes with it (its metrics stay in the outputs); the model is kept."""
+    step = engine.up("job", FineTuningJob, _job(account, _file(engine, account, dataset)))
+    assert step.state is not None
+    assert step.state.outputs["result_files"]
+    engine.destroy("job")
+    engine.destroy("train")
+    assert account.objects("files") == {}
+    models = httpx2.get(f"{account.endpoint}openai/v1/models", headers={"api-key": account.key}).json()["data"]
+    assert step.state.outputs["fine_tuned_model"] in [m["id"] for m in models]

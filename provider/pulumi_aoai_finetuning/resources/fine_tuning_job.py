@@ -43,7 +43,7 @@ INPUTS = (
 )  # fmt: skip
 OUTPUTS = (
     "job_id", "status", "fine_tuned_model", "trained_tokens", "result_files", "checkpoints", "metrics", "error",
-    "created_at", "finished_at", "job_seed",
+    "created_at", "finished_at", "job_seed", "datasets",
 )  # fmt: skip
 REPLACE_ON = ("endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
               "training_type")  # fmt: skip
@@ -205,8 +205,52 @@ class FineTuningJobProvider(Provider):
         return CheckResult(news, failures.items)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Replace on any training input; pause/resume in place; waiting settings touch nothing remote."""
-        return diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+        """Replace on any training input; pause/resume in place; waiting settings touch nothing remote.
+
+        A dataset re-uploaded with identical content (a new file id, the same content-addressed name) is not
+        a reason to pay for training again: a finished job then only records the new id.
+        """
+        result = diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+        files = {"training_file", "validation_file"}
+        replaces = list(result.replaces or [])
+        if replaces and set(replaces) <= files and olds.get("status") == "succeeded":
+            same = [key for key in replaces if self._same_content(olds, news, key)]
+            replaces = [key for key in replaces if key not in same]
+            if not replaces:
+                return DiffResult(changes=True, replaces=[], delete_before_replace=False)
+        return result
+
+    def _same_content(self, olds: dict[str, Any], news: dict[str, Any], key: str) -> bool:
+        known = (olds.get("datasets") or {}).get(key) or {}
+        new_id = news.get(key)
+        if not known.get("filename") or not isinstance(new_id, str) or is_unknown(new_id):
+            return False
+        client = data_client(str(news.get("endpoint") or olds["endpoint"]), config.current())
+        try:
+            return bool(client.get_file(new_id).get("filename") == known["filename"])
+        except AzureOpenAIError:
+            return False  # cannot tell: the safe answer is the one that retrains
+        finally:
+            client.close()
+
+    def _datasets(
+        self, client: DataPlaneClient, inputs: dict[str, Any], previous: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The content-addressed names of the job's files, to recognise an identical re-upload later."""
+        out: dict[str, Any] = {}
+        for key in ("training_file", "validation_file"):
+            file_id = inputs.get(key)
+            if not file_id:
+                continue
+            known = ((previous or {}).get("datasets") or {}).get(key) or {}
+            if known.get("id") == file_id:
+                out[key] = known
+                continue
+            try:
+                out[key] = {"id": file_id, "filename": client.get_file(file_id).get("filename")}
+            except NotFoundError:
+                out[key] = {"id": file_id, "filename": None}
+        return out
 
     # --- create ------------------------------------------------------------------------------------------
 
@@ -318,6 +362,7 @@ class FineTuningJobProvider(Provider):
         inputs: dict[str, Any],
         job: dict[str, Any],
         seed: int,
+        previous: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         out = {
             **inputs,
@@ -332,6 +377,7 @@ class FineTuningJobProvider(Provider):
             "job_seed": seed,
             "checkpoints": None,
             "metrics": None,
+            "datasets": self._datasets(client, inputs, previous),
         }
         if job.get("status") == "succeeded":
             out["checkpoints"] = [
@@ -370,7 +416,7 @@ class FineTuningJobProvider(Provider):
                 keep = {k: props.get(k) for k in ("checkpoints", "metrics")}
                 return ReadResult(id_, {**user_inputs(props, INPUTS + OUTPUTS), **self._plain_outputs(job), **keep})
             try:
-                outputs = self._outputs(client, inputs, job, int(props.get("job_seed") or job_seed(inputs)))
+                outputs = self._outputs(client, inputs, job, int(props.get("job_seed") or job_seed(inputs)), props)
             except OperationFailedError:
                 outputs = {**user_inputs(props, INPUTS + OUTPUTS), **self._plain_outputs(job)}
             return ReadResult(id_, outputs)
@@ -399,7 +445,7 @@ class FineTuningJobProvider(Provider):
             if inputs.get("paused") is not True and job.get("status") in ("paused", "pausing"):
                 job = self._wait(client, job, 600, settings, until=frozenset({"paused"}) | TERMINAL)
             job = self._settle(client, job, inputs, settings)
-            return UpdateResult(self._outputs(client, inputs, job, int(olds.get("job_seed") or job_seed(inputs))))
+            return UpdateResult(self._outputs(client, inputs, job, int(olds.get("job_seed") or job_seed(inputs)), olds))
         finally:
             client.close()
 
@@ -425,6 +471,10 @@ class FineTuningJobProvider(Provider):
             if client.dated:
                 with contextlib.suppress(NotFoundError, ConflictError):
                     client.delete_job(id_)
+            # results.csv belongs to the job; its numbers stay in the stack's outputs until the end.
+            for file_id in job.get("result_files") or []:
+                with contextlib.suppress(NotFoundError):
+                    client.delete_file(file_id)
             model = job.get("fine_tuned_model")
             if props.get("delete_model_on_destroy") is True and model:
                 try:
