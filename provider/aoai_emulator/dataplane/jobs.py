@@ -54,6 +54,9 @@ def trainable_models(account: Obj) -> dict[str, str]:
                 out[cp["id"]] = root_base_model(job["model"])
     for name in account["copied_models"]:
         out[name] = root_base_model(name)
+    for name, entry in account.get("retained_models", {}).items():
+        out[name] = root_base_model(name)
+        out[entry["checkpoint_id"]] = root_base_model(name)
     return {k: v for k, v in out.items() if k not in deleted}
 
 
@@ -284,6 +287,18 @@ def delete(ctx: Ctx, params: dict[str, str]) -> Reply:
         raise errors.unexpected_state(
             f"The job '{job['id']}' is {job['status']}; cancel it before deleting it.", job["id"]
         )
+    # The job record goes; its fine-tuned models (and checkpoints) stay, as on Azure.
+    retained = ctx.account.setdefault("retained_models", {})
+    for cp in job.get("_checkpoints", []):
+        name = cp["fine_tuned_model_checkpoint"]
+        retained[name] = {
+            "id": name,
+            "created_at": job["finished_at"],
+            "base": job["model"],
+            "job": job["id"],
+            "final": name == job["fine_tuned_model"],
+            "checkpoint_id": cp["id"],
+        }
     del ctx.account["jobs"][job["id"]]
     return Reply(204)
 

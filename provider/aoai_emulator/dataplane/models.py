@@ -38,6 +38,8 @@ def held_models(account: Obj) -> dict[str, Obj]:
                 "checkpoint_id": cp["id"],
             }
             out[entry["id"]] = entry
+    for name, kept in account.get("retained_models", {}).items():
+        out[name] = dict(kept)
     for name, copied in account["copied_models"].items():
         out[name] = {**copied, "final": True}
     return {k: v for k, v in out.items() if k not in deleted}
