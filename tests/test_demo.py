@@ -1,4 +1,4 @@
-"""`make demo` end to end: the script walks the whole workflow against a real emulator process."""
+"""`make demo` end to end: the quickstart is deployed and destroyed against a real emulator process."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ TIMEOUT = 180
 
 @pytest.mark.timeout(TIMEOUT + 30)
 def test_demo_deploys_the_fine_tuned_model() -> None:
+    """The demo exits 0, shows the metrics, destroys the stack, and its last line names the deployed model."""
     proc = subprocess.Popen(
         [sys.executable, str(DEMO)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -35,3 +36,6 @@ def test_demo_deploys_the_fine_tuned_model() -> None:
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(r"Deployed model: \S+\.ft-[0-9a-f]{32}\S* as deployment '[^']+'", last), last
     assert re.search(r"\.ft-[0-9a-f]{32}", last)
+    assert "Training metrics" in out
+    assert "$ pulumi destroy" in out
+    assert "the stack was destroyed" in out
