@@ -211,6 +211,12 @@ class FineTuningJobProvider(Provider):
         a reason to pay for training again: a finished job then only records the new id.
         """
         result = diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+        if olds.get("status") in DEAD:
+            # Cancelled or failed since the last up (a refresh saw it): the declared model does not exist.
+            return DiffResult(changes=True, replaces=[*(result.replaces or []), "status"], delete_before_replace=False)
+        if not result.changes and olds.get("status") in ("paused", "pausing") and news.get("paused") is not True:
+            # Paused outside Pulumi (a refresh saw it) while the stack declares it running: resume it.
+            return DiffResult(changes=True, replaces=[], delete_before_replace=False)
         files = {"training_file", "validation_file"}
         replaces = list(result.replaces or [])
         if replaces and set(replaces) <= files and olds.get("status") == "succeeded":
