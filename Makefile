@@ -31,6 +31,10 @@ demo: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/aoai-emulator --clock time --time-scale 60
 
+# The long reliability variants: every seeded fault and interruption case repeated with many seeds.
+soak: $(STAMP)
+	AOAI_SOAK=1 $(BIN)/pytest -q tests/reliability --timeout 3600
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
