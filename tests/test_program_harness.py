@@ -223,7 +223,11 @@ def test_changed_program_updates_in_place_and_deletes_what_it_no_longer_declares
     result = stack.run("up", secrets=user_key_config(stack))
     assert result.ops() == {"tiny": "same", "tinyaoai": "same", "train": "update", "job": "delete"}
     assert [s.name for s in result.steps][-1] == "job"  # deletions come after the program's steps
-    assert stack.mutations(since) == []  # a local setting changed, and a finished job is kept on delete
+    # A local setting changed, and the finished job's record and model are kept: only its results file goes.
+    mutations = stack.mutations(since)
+    assert len(mutations) == 1
+    assert mutations[0][0] == "DELETE"
+    assert "/files/file-" in mutations[0][1]
     assert [r["urn"].rsplit("::", 1)[1] for r in stack.resources()] == ["tiny", "tinyaoai", "train"]
     assert result.outputs == {"kept": first.outputs["training_file_id"]}  # the program's exports, no others
 

@@ -100,7 +100,7 @@ class CheckpointCopyProvider(Provider):
             "region": region,
             "model_name": status.get("checkpointedModelName"),
             "status": mine.get("status"),
-            "copied_account_details": status.get("copiedAccountDetails"),
+            "copied_account_details": [mine],
         }
         return CreateResult(f"{inputs['job_id']}/{checkpoint}->{destination}", outputs)
 
@@ -131,7 +131,7 @@ class CheckpointCopyProvider(Provider):
             {
                 **user_inputs(props, INPUTS + OUTPUTS),
                 "status": mine.get("status"),
-                "copied_account_details": status.get("copiedAccountDetails"),
+                "copied_account_details": [mine],
             },
         )
 

@@ -356,9 +356,14 @@ class _Context:
         self.fetch_keys = (
             self.keys_from_arm
             and not self.config.get("azure-openai:apiKey")
-            and not self.config.get(_API_KEYS)
             and not os.environ.get("AZURE_OPENAI_API_KEY")
         )
+        try:
+            configured = json.loads(self.config.get(_API_KEYS) or "{}")
+        except ValueError:
+            configured = {}
+        # Keys the user configured for some accounts; the stack's own new accounts still need theirs listed.
+        self.configured_keys = {normalize_endpoint(k): str(v) for k, v in configured.items()}
         self.keys: dict[str, str] = {}  # endpoint -> key, in memory only
         self._arm: _Arm | None = None
 
@@ -603,7 +608,8 @@ class _Dynamic:
         """The plugin; ``endpoint`` set when the call reaches the data plane and needs its credentials."""
         if isinstance(endpoint, str) and self.ctx.fetch_keys:
             key = normalize_endpoint(endpoint)
-            account = self.find_account(key) if key not in self.ctx.keys else None
+            known = key in self.ctx.keys or key in self.ctx.configured_keys
+            account = self.find_account(key) if not known else None
             if account is not None:
                 self.ctx.keys[key] = self.ctx.arm.list_keys(account.id)["key1"]
         if self.plugin is not None and self.plugin_keys != self.ctx.keys:
@@ -613,7 +619,7 @@ class _Dynamic:
             plugin_config = dict(self.ctx.config)
             secret = set(self.ctx.secret_keys)
             if self.ctx.keys:
-                plugin_config[_API_KEYS] = json.dumps(self.ctx.keys)
+                plugin_config[_API_KEYS] = json.dumps({**self.ctx.configured_keys, **self.ctx.keys})
                 secret.add(_API_KEYS)
             self.plugin = DynamicPlugin(
                 plugin_config, secrets=secret, project=self.ctx.project.name, cwd=self.ctx.project.directory
