@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -44,6 +45,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _ResetNoise(logging.Filter):
+    """Drop uvicorn's complaint about the responses a reset fault deliberately never starts."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but that one."""
+        return "returned without starting response" not in record.getMessage()
+
+
 def make_server(app: EmulatorApp, *, host: str, tls: tuple[Path, Path] | None) -> uvicorn.Server:
     """A uvicorn server for the app, with the reset-capable protocol and optional TLS."""
     kwargs: dict[str, Any] = {}
@@ -59,6 +68,7 @@ def make_server(app: EmulatorApp, *, host: str, tls: tuple[Path, Path] | None) -
         timeout_keep_alive=30,
         **kwargs,
     )
+    logging.getLogger("uvicorn.error").addFilter(_ResetNoise())
     return uvicorn.Server(config)
 
 

@@ -66,6 +66,9 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 from .. import config as aoai_config
 from ..client.auth import ARM_SCOPE, BearerAuth, EntraAuth
 from ..client.dataplane import normalize_endpoint
+from ..client.errors import AzureOpenAIError
+from ..client.http import HttpClient
+from ..client.retry import RetryPolicy
 from ..resources._common import is_unknown, plain
 from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
 
@@ -387,27 +390,20 @@ class _Arm:
     def __init__(self, settings: aoai_config.Settings) -> None:
         self.settings = settings
         self.auth = BearerAuth(settings.arm_token) if settings.arm_token else EntraAuth(ARM_SCOPE)
-        self.http = httpx2.Client(base_url=settings.arm_endpoint, timeout=60)
+        # The package's HTTP layer: throttling, outages and resets are retried, as azure-native's provider does.
+        self.http = HttpClient(self.auth, policy=RetryPolicy(max_attempts=max(settings.max_retries, 8)), timeout=60)
 
     def close(self) -> None:
         self.http.close()
 
     def call(self, method: str, url: str, version: str | None, body: Any = None) -> httpx2.Response:
         params = {"api-version": version} if version else None
+        full = url if url.startswith("http") else f"{self.settings.arm_endpoint}{url}"
         try:
-            response = self.http.request(method, url, params=params, json=body, headers=self.auth.headers())
-        except httpx2.HTTPError as exc:
-            raise HarnessError(f"ARM {method} {url}: {type(exc).__name__}: {exc}") from None
-        if response.status_code >= 400 and response.status_code != 404:
-            try:
-                error = response.json().get("error") or {}
-            except ValueError:
-                error = {}
-            raise HarnessError(
-                f"ARM {method} {url.split('?', maxsplit=1)[0]}: {response.status_code} "
-                f"{error.get('code', '')}: {error.get('message', response.text[:300])}"
-            )
-        return response
+            # PUT and DELETE are idempotent; the POSTs here (listKeys) change nothing: all may be repeated.
+            return self.http.request(method, full, params=params, json=body, retry_post=True, expect=(404,))
+        except AzureOpenAIError as exc:
+            raise HarnessError(f"ARM {method} {url.split('?', maxsplit=1)[0]}: {exc}") from None
 
     def wait(self, response: httpx2.Response, what: str, timeout_s: float = 600) -> None:
         """Follow ``Azure-AsyncOperation`` (else ``Location``) until the operation ends; fail if it failed."""
