@@ -250,7 +250,7 @@ SERVICE_CASES = [
         None,
         "Resource not found",
     ),
-    Case("wrong key", TrainingFile, _file, None, "Access denied", config={"azure-openai:apiKey": "0" * 32}),
+    Case("wrong key", TrainingFile, _file, None, "Access denied", config={"azure-openai:apiKey": "c0ffee" * 5 + "42"}),
     Case(
         "model that does not exist",
         FineTuningJob,
