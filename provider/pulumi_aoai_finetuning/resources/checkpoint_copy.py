@@ -74,7 +74,13 @@ class CheckpointCopyProvider(Provider):
                     )
                 checkpoint = job["fine_tuned_model"]
             region = inputs.get("destination_region") or self._region(destination, settings)
-            status = client.start_copy(inputs["job_id"], checkpoint, destination, region)
+            # A copy already started (by an interrupted run) is adopted rather than requested again.
+            try:
+                known = _mine(client.copy_status(inputs["job_id"], checkpoint), destination)
+            except NotFoundError:
+                known = None
+            if known is None or known.get("status") == "Failed":
+                client.start_copy(inputs["job_id"], checkpoint, destination, region)
             timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
             status = poll_until(
                 lambda: client.copy_status(inputs["job_id"], checkpoint),

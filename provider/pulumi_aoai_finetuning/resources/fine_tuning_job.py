@@ -456,31 +456,31 @@ class FineTuningJobProvider(Provider):
             client.close()
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        """Cancel the job if it still runs, delete its record where the API has that, keep the model by default."""
+        """Cancel the job if it still runs, delete its results file and its record, keep the model by default."""
         settings = config.current()
         client = data_client(props["endpoint"], settings)
         try:
             try:
                 job = client.get_job(id_)
             except NotFoundError:
+                # Gone already (an interrupted destroy, or deleted outside Pulumi): its results file may remain.
+                self._delete_results(client, props.get("result_files"))
                 return
             if job.get("status") not in TERMINAL:
                 with contextlib.suppress(ConflictError):  # it finished meanwhile
                     client.cancel_job(id_)
-                poll_until(
+                job = poll_until(
                     lambda: client.get_job(id_),
                     lambda j: j.get("status") in TERMINAL,
                     timeout_s=600,
                     settings=settings,
                     describe=lambda j: f"fine-tuning job {id_} did not stop: {j.get('status')}",
                 )
+            # results.csv belongs to the job, and goes first: once the record is gone nothing points at it.
+            self._delete_results(client, job.get("result_files") or props.get("result_files"))
             if client.dated:
                 with contextlib.suppress(NotFoundError, ConflictError):
                     client.delete_job(id_)
-            # results.csv belongs to the job; its numbers stay in the stack's outputs until the end.
-            for file_id in job.get("result_files") or []:
-                with contextlib.suppress(NotFoundError):
-                    client.delete_file(file_id)
             model = job.get("fine_tuned_model")
             if props.get("delete_model_on_destroy") is True and model:
                 try:
@@ -491,6 +491,11 @@ class FineTuningJobProvider(Provider):
                     raise OperationFailedError(f"could not delete the model {model}: {exc}") from None
         finally:
             client.close()
+
+    def _delete_results(self, client: DataPlaneClient, files: Any) -> None:
+        for file_id in files or []:
+            with contextlib.suppress(NotFoundError):
+                client.delete_file(file_id)
 
 
 @dataclass

@@ -305,6 +305,7 @@ class EngineReplay:
 
     def destroy(self, name: str) -> Step:
         """``pulumi destroy`` of one resource."""
-        old = self.state.pop(name)
-        self._delete(name, old)
+        old = self.state[name]
+        self._delete(name, old)  # a delete that fails or is interrupted leaves the resource in the state
+        del self.state[name]
         return Step("delete", None)
