@@ -52,7 +52,8 @@ class Ledger:
         secrets = {s for s in self.secrets if len(s) >= MIN_SECRET}
         kinds: dict[str, int] = {}
         for kind, _ in texts:
-            kinds[kind.split(" ")[0] if kind.startswith("file") else kind] = kinds.get(kind, 0) + 1
+            bucket = "file" if kind.startswith("file") else kind
+            kinds[bucket] = kinds.get(bucket, 0) + 1
         hits = [(kind, s[:4] + "...") for kind, text in texts for s in secrets if s in text]
         return {
             "secrets": len(secrets),
