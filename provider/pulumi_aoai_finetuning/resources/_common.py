@@ -189,3 +189,21 @@ def check_account_id(failures: Failures, props: Mapping[str, Any], name: str, *,
             f"(/subscriptions/<s>/resourceGroups/<g>/providers/Microsoft.CognitiveServices/accounts/<a>), "
             f"not {value!r}",
         )
+
+
+def resource_props(
+    kind: str, args: Any, kwargs: Mapping[str, Any], inputs: Iterable[str], outputs: Iterable[str]
+) -> dict[str, Any]:
+    """The props a resource registers: its inputs (from an Args object and/or keywords) and its outputs seeded.
+
+    Outputs must be present (as ``None``) to exist on the resource at all (pulumi/pulumi#6678).
+    """
+    names = list(inputs)
+    values = dict(vars(args)) if args is not None else {}
+    unknown = set(kwargs) - set(names)
+    if unknown:
+        raise TypeError(f"{kind} got unknown argument(s) {sorted(unknown)}; known: {names}")
+    values.update(kwargs)
+    props = {name: values.get(name) for name in names}
+    props.update(dict.fromkeys(outputs))
+    return props

@@ -21,6 +21,7 @@ from ._common import (
     diff,
     is_unknown,
     poll_until,
+    resource_props,
     user_inputs,
 )
 
@@ -184,11 +185,5 @@ class CheckpointCopy(Resource, module="azure-openai", name="CheckpointCopy"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        values = dict(vars(args)) if args is not None else {}
-        unknown = set(kwargs) - set(INPUTS)
-        if unknown:
-            raise TypeError(f"CheckpointCopy got unknown argument(s) {sorted(unknown)}; known: {list(INPUTS)}")
-        values.update(kwargs)
-        props = {name: values.get(name) for name in INPUTS}
-        props.update(dict.fromkeys(OUTPUTS))
+        props = resource_props("CheckpointCopy", args, kwargs, INPUTS, OUTPUTS)
         super().__init__(CheckpointCopyProvider(), resource_name, props, opts)

@@ -10,7 +10,17 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 
 from .. import config
 from ..client import NotFoundError, account_writes
-from ._common import Failures, Provider, arm_client, check_account_id, check_number, diff, is_unknown, user_inputs
+from ._common import (
+    Failures,
+    Provider,
+    arm_client,
+    check_account_id,
+    check_number,
+    diff,
+    is_unknown,
+    resource_props,
+    user_inputs,
+)
 
 INPUTS = (
     "account_id", "deployment_name", "model", "model_version", "model_format", "source_account_id", "sku_name",
@@ -188,11 +198,5 @@ class Deployment(Resource, module="azure-openai", name="Deployment"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        values = dict(vars(args)) if args is not None else {}
-        unknown = set(kwargs) - set(INPUTS)
-        if unknown:
-            raise TypeError(f"Deployment got unknown argument(s) {sorted(unknown)}; known: {list(INPUTS)}")
-        values.update(kwargs)
-        props = {name: values.get(name) for name in INPUTS}
-        props.update(dict.fromkeys(OUTPUTS))
+        props = resource_props("Deployment", args, kwargs, INPUTS, OUTPUTS)
         super().__init__(DeploymentProvider(), resource_name, props, opts)

@@ -34,6 +34,7 @@ from ._common import (
     diff,
     is_unknown,
     poll_until,
+    resource_props,
     user_inputs,
 )
 
@@ -541,11 +542,5 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        values = dict(vars(args)) if args is not None else {}
-        unknown = set(kwargs) - set(INPUTS)
-        if unknown:
-            raise TypeError(f"FineTuningJob got unknown argument(s) {sorted(unknown)}; known: {list(INPUTS)}")
-        values.update(kwargs)
-        props = {name: values.get(name) for name in INPUTS}
-        props.update(dict.fromkeys(OUTPUTS))
+        props = resource_props("FineTuningJob", args, kwargs, INPUTS, OUTPUTS)
         super().__init__(FineTuningJobProvider(), resource_name, props, opts)

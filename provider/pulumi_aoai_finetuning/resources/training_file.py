@@ -35,6 +35,7 @@ from ._common import (
     diff,
     is_unknown,
     poll_until,
+    resource_props,
     user_inputs,
 )
 
@@ -270,12 +271,5 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        values = dict(vars(args)) if args is not None else {}
-        unknown = set(kwargs) - set(INPUTS)
-        if unknown:
-            raise TypeError(f"TrainingFile got unknown argument(s) {sorted(unknown)}; known: {list(INPUTS)}")
-        values.update(kwargs)
-        props = {name: values.get(name) for name in INPUTS}
-        props.update(dict.fromkeys(OUTPUTS + COMPUTED_INPUTS))
-        props["bytes"] = None
+        props = resource_props("TrainingFile", args, kwargs, INPUTS, OUTPUTS + COMPUTED_INPUTS)
         super().__init__(TrainingFileProvider(), resource_name, props, opts)
