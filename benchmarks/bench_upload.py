@@ -17,7 +17,8 @@ import httpx2
 from ._data import make_chat_dataset
 from ._emulator import emulator_process
 
-OURS = """
+# One probe for both clients: it measures the upload call only, after imports and client setup.
+PROBE = """
 import json, os, sys, threading, time
 def rss():
     with open("/proc/self/statm") as f:
@@ -28,41 +29,35 @@ def sample():
     while not stop.is_set():
         peak[0] = max(peak[0], rss())
         time.sleep(0.002)
-from pulumi_aoai_finetuning.client import ApiKeyAuth, DataPlaneClient
 endpoint, key, path = sys.argv[1:4]
-client = DataPlaneClient(endpoint, ApiKeyAuth(key), api_version="2024-10-21")
+{setup}
 before = rss()
 threading.Thread(target=sample, daemon=True).start()
 t0 = time.perf_counter()
-file = client.upload_file(path, "bench.jsonl", "fine-tune")
+file_id = upload()
 elapsed = time.perf_counter() - t0
 stop.set()
-print(json.dumps({"seconds": elapsed, "rss_growth_mb": (max(peak[0], rss()) - before) / 2**20, "id": file["id"]}))
+print(json.dumps({{"seconds": elapsed, "rss_growth_mb": (max(peak[0], rss()) - before) / 2**20, "id": file_id}}))
 """
 
-THEIRS = """
-import json, os, sys, threading, time
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-peak = [0]
-stop = threading.Event()
-def sample():
-    while not stop.is_set():
-        peak[0] = max(peak[0], rss())
-        time.sleep(0.002)
-import openai
-endpoint, key, path = sys.argv[1:4]
-client = openai.AzureOpenAI(azure_endpoint=endpoint, api_key=key, api_version="2024-10-21", max_retries=0)
-before = rss()
-threading.Thread(target=sample, daemon=True).start()
-t0 = time.perf_counter()
-with open(path, "rb") as fh:
-    file = client.files.create(file=fh, purpose="fine-tune")
-elapsed = time.perf_counter() - t0
-stop.set()
-print(json.dumps({"seconds": elapsed, "rss_growth_mb": (max(peak[0], rss()) - before) / 2**20, "id": file.id}))
+OURS = PROBE.format(
+    setup="""
+from pulumi_aoai_finetuning.client import ApiKeyAuth, DataPlaneClient
+client = DataPlaneClient(endpoint, ApiKeyAuth(key), api_version="2024-10-21")
+def upload():
+    return client.upload_file(path, "bench.jsonl", "fine-tune")["id"]
 """
+)
+
+THEIRS = PROBE.format(
+    setup="""
+import openai
+client = openai.AzureOpenAI(azure_endpoint=endpoint, api_key=key, api_version="2024-10-21", max_retries=0)
+def upload():
+    with open(path, "rb") as fh:
+        return client.files.create(file=fh, purpose="fine-tune").id
+"""
+)
 
 
 def _run(code: str, account: dict[str, Any], path: Path) -> dict[str, Any]:
