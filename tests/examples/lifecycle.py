@@ -314,15 +314,20 @@ def give_one_job(account: dict[str, Any], dataset: Path) -> None:
 
 
 def delete_out_of_band(arm_url: str, deployment_id: str) -> None:
-    """Delete a deployment through ARM, as a colleague in the portal (or the 15-day idle rule) would."""
+    """Delete a deployment through ARM, as a colleague in the portal (or the 15-day idle rule) would.
+
+    Like the portal, it tries again when ARM throttles, fails or drops the connection (the fault soak).
+    """
     with httpx2.Client(
         base_url=arm_url, headers={"Authorization": "Bearer x"}, params={"api-version": ARM_API}, timeout=30
     ) as arm:
-        deleted = arm.delete(deployment_id)
-        assert deleted.status_code in (200, 202, 204), deleted.text
-        for _ in range(20):  # each read moves the immediate clock's operation on
-            if arm.get(deployment_id).status_code == 404:
-                return
+        for _ in range(50):  # each read moves the immediate clock's operation on
+            try:
+                deleted = arm.delete(deployment_id)
+                if deleted.status_code in (200, 202, 204) and arm.get(deployment_id).status_code == 404:
+                    return
+            except httpx2.TransportError:
+                continue
     raise AssertionError(f"{deployment_id} is still there after its deletion")
 
 
