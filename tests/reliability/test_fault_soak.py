@@ -23,7 +23,7 @@ REPORT = Path(os.environ.get("AOAI_RELIABILITY_REPORT", "")) if os.environ.get("
 
 
 def fault_rules(seed: int) -> list[dict[str, Any]]:
-    """About one request in four disturbed: 429 with Retry-After, 5xx without, a lost answer, a reset, latency."""
+    """About one request in ten disturbed: 429 with Retry-After, 5xx without, a lost answer, a reset, latency."""
     return [
         {"path": "/openai/", "status": 429, "retry_after": 0.01, "probability": 0.08, "seed": seed},
         {"path": "/openai/", "status": 503, "probability": 0.04, "seed": seed + 1},
