@@ -321,10 +321,12 @@ def delete_out_of_band(arm_url: str, deployment_id: str) -> None:
     with httpx2.Client(
         base_url=arm_url, headers={"Authorization": "Bearer x"}, params={"api-version": ARM_API}, timeout=30
     ) as arm:
-        for _ in range(50):  # each read moves the immediate clock's operation on
+        deleting = False
+        for _ in range(50):
             try:
-                deleted = arm.delete(deployment_id)
-                if deleted.status_code in (200, 202, 204) and arm.get(deployment_id).status_code == 404:
+                if not deleting:
+                    deleting = arm.delete(deployment_id).status_code in (200, 202, 204)
+                if arm.get(deployment_id).status_code == 404:  # each read moves the immediate clock's operation on
                     return
             except httpx2.TransportError:
                 continue
