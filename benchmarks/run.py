@@ -25,6 +25,8 @@ def _fmt(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
+        if value and abs(value) < 0.01:
+            return f"{value:.2g}"
         return f"{value:,.3f}".rstrip("0").rstrip(".")
     return str(value)
 
