@@ -19,7 +19,7 @@ class IdFactory:
         return hashlib.sha256(f"{self.seed}:{self.counter}".encode()).hexdigest()[:32]
 
     def new(self, prefix: str) -> str:
-        """A fresh id such as ``file-0e3aa3f2e81e49a5b8b96166ea214626``."""
+        """A fresh id such as ``file-<32 hex>``, as Azure makes them."""
         return f"{prefix}-{self.hex32()}"
 
 
