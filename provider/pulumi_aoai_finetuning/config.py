@@ -139,8 +139,3 @@ def current() -> Settings:
     with _lock:
         get = _configured
     return resolve(get or (lambda _key: None))
-
-
-def bearer(token: str) -> Auth:
-    """A static bearer token as credentials."""
-    return BearerAuth(token)

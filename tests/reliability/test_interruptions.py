@@ -385,7 +385,7 @@ SCENARIOS: dict[str, Scenario] = {
             lambda w, e: e.destroy("job"),
             lambda s: {"jobs": _jobs(s), "result_files": _files(s, "fine-tune-results")},
             {"jobs": 0, "result_files": 0},
-            "reads the finished job, deletes its record, then its results.csv",
+            "reads the finished job, deletes its results.csv, then its record",
         ),
         Scenario(
             "deployment",

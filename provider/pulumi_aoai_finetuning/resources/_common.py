@@ -11,7 +11,16 @@ import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
 
 from .. import config
-from ..client import ACCOUNT_ID_RE, ArmClient, DataPlaneClient, RetryPolicy, WaitTimeoutError
+from ..client import (
+    ACCOUNT_ID_RE,
+    ArmClient,
+    DataPlaneClient,
+    RetryPolicy,
+    ServerError,
+    ThrottledError,
+    TransportError,
+    WaitTimeoutError,
+)
 
 PROVIDER_KEY = "__provider"
 
@@ -151,13 +160,23 @@ def poll_until(
         interval = min(interval * 1.5 if interval > 0 else 0.0, settings.poll_max)
 
 
-def retrying(action: Callable[[], Any], *, attempts: int, transient: tuple[type[BaseException], ...]) -> Any:
-    """Run ``action`` again after transient failures, with capped exponential backoff."""
+def adopt_or_create(
+    find: Callable[[], dict[str, Any] | None], create: Callable[[], dict[str, Any]], *, attempts: int
+) -> dict[str, Any]:
+    """The object an earlier run already made (``find``), else a new one (``create``); never two.
+
+    A create that gets no answer (a 5xx, a reset, throttling) may still have happened on the service, so it
+    is not simply sent again: the next attempt looks for the object first. This is how an interrupted or
+    unanswered upload or job submission is adopted instead of paid for twice.
+    """
     policy = RetryPolicy(max_attempts=attempts)
     for attempt in range(1, attempts + 1):
+        found = find()
+        if found is not None:
+            return found
         try:
-            return action()
-        except transient:
+            return create()
+        except (ServerError, TransportError, ThrottledError):
             if attempt == attempts:
                 raise
             time.sleep(policy.backoff(attempt))

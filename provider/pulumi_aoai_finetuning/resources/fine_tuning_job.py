@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import json
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +19,12 @@ from ..client import (
     DataPlaneClient,
     NotFoundError,
     OperationFailedError,
-    ServerError,
-    ThrottledError,
-    TransportError,
     final_metrics,
 )
 from ._common import (
     Failures,
     Provider,
+    adopt_or_create,
     check_endpoint,
     check_number,
     data_client,
@@ -287,8 +284,7 @@ class FineTuningJobProvider(Provider):
     def _find_or_submit(
         self, client: DataPlaneClient, inputs: dict[str, Any], seed: int, settings: config.Settings
     ) -> dict[str, Any]:
-        body = self._body(inputs, seed, client)
-        for attempt in range(1, settings.max_retries + 1):
+        def find() -> dict[str, Any] | None:
             for job in client.list_jobs():
                 if self._matches(job, inputs, seed):
                     pulumi.log.info(
@@ -296,14 +292,10 @@ class FineTuningJobProvider(Provider):
                         "submitted by an earlier run; no new job is started"
                     )
                     return dict(job)
-            try:
-                return client.create_job(body)
-            except (ServerError, TransportError, ThrottledError):
-                # The job may exist although we heard no answer: list again before submitting again.
-                if attempt == settings.max_retries:
-                    raise
-                time.sleep(min(30.0, 0.5 * 2**attempt))
-        raise AssertionError("unreachable")
+            return None
+
+        body = self._body(inputs, seed, client)
+        return adopt_or_create(find, lambda: client.create_job(body), attempts=settings.max_retries)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Adopt a job with the same inputs or submit one; then wait, read results and apply the quality gate."""

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import os
 import posixpath
-import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,13 @@ from ..client import (
     AzureOpenAIError,
     NotFoundError,
     OperationFailedError,
-    ServerError,
-    ThrottledError,
-    TransportError,
     WaitTimeoutError,
 )
 from ..datasets import validate_file
 from ._common import (
     Failures,
     Provider,
+    adopt_or_create,
     check_endpoint,
     check_number,
     data_client,
@@ -130,7 +127,8 @@ class TrainingFileProvider(Provider):
 
     def _find_or_upload(self, client: Any, inputs: dict[str, Any], settings: config.Settings) -> dict[str, Any]:
         name = inputs["remote_filename"]
-        for attempt in range(1, settings.max_retries + 1):
+
+        def find() -> dict[str, Any] | None:
             for file in client.list_files(inputs["purpose"]):
                 if (
                     file.get("filename") == name
@@ -139,16 +137,14 @@ class TrainingFileProvider(Provider):
                 ):
                     pulumi.log.info(f"adopting {file['id']} ({name}), uploaded by an earlier interrupted run")
                     return dict(file)
-            try:
-                if "path" in inputs:
-                    return dict(client.upload_file(inputs["path"], name, inputs["purpose"]))
-                return dict(client.import_file(inputs["content_url"], name, inputs["purpose"]))
-            except (ServerError, TransportError, ThrottledError):
-                # The upload may have landed although we heard no answer: look again before re-sending.
-                if attempt == settings.max_retries:
-                    raise
-                time.sleep(min(30.0, 0.5 * 2**attempt))
-        raise AssertionError("unreachable")
+            return None
+
+        def upload() -> dict[str, Any]:
+            if "path" in inputs:
+                return dict(client.upload_file(inputs["path"], name, inputs["purpose"]))
+            return dict(client.import_file(inputs["content_url"], name, inputs["purpose"]))
+
+        return adopt_or_create(find, upload, attempts=settings.max_retries)
 
     def _wait(
         self, client: Any, file: dict[str, Any], inputs: dict[str, Any], settings: config.Settings

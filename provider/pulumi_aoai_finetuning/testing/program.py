@@ -46,14 +46,12 @@ import secrets as random_source
 import string
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import httpx2
 import pulumi
 import yaml  # type: ignore[import-untyped]
 from pulumi.runtime import rpc
@@ -64,10 +62,9 @@ from pulumi.runtime.stack import massage, run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from .. import config as aoai_config
-from ..client.auth import ARM_SCOPE, BearerAuth, EntraAuth
+from ..client.arm import ArmClient
 from ..client.dataplane import normalize_endpoint
-from ..client.errors import AzureOpenAIError
-from ..client.http import HttpClient
+from ..client.errors import AzureOpenAIError, NotFoundError
 from ..client.retry import RetryPolicy
 from ..resources._common import is_unknown, plain
 from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
@@ -385,54 +382,58 @@ class _Context:
 
 
 class _Arm:
-    """A minimal ARM client: bearer auth, long-running operations, error messages without credentials."""
+    """The package's ARM client (retries, long-running operations), one per api-version; errors as HarnessError."""
 
     def __init__(self, settings: aoai_config.Settings) -> None:
         self.settings = settings
-        self.auth = BearerAuth(settings.arm_token) if settings.arm_token else EntraAuth(ARM_SCOPE)
-        # The package's HTTP layer: throttling, outages and resets are retried, as azure-native's provider does.
-        self.http = HttpClient(self.auth, policy=RetryPolicy(max_attempts=max(settings.max_retries, 8)), timeout=60)
+        self._clients: dict[str, ArmClient] = {}
+
+    def _client(self, version: str) -> ArmClient:
+        if version not in self._clients:
+            self._clients[version] = ArmClient(
+                self.settings.arm_endpoint,
+                self.settings.arm_auth(),
+                api_version=version,
+                # azure-native's provider retries throttling, outages and resets too.
+                policy=RetryPolicy(max_attempts=max(self.settings.max_retries, 8)),
+                poll_interval=self.settings.poll_interval,
+                poll_max=self.settings.poll_max,
+            )
+        return self._clients[version]
 
     def close(self) -> None:
-        self.http.close()
+        for client in self._clients.values():
+            client.close()
 
-    def call(self, method: str, url: str, version: str | None, body: Any = None) -> httpx2.Response:
-        params = {"api-version": version} if version else None
-        full = url if url.startswith("http") else f"{self.settings.arm_endpoint}{url}"
+    def get(self, path: str, version: str) -> dict[str, Any] | None:
+        """A resource, or None when it does not exist."""
         try:
-            # PUT and DELETE are idempotent; the POSTs here (listKeys) change nothing: all may be repeated.
-            return self.http.request(method, full, params=params, json=body, retry_post=True, expect=(404,))
+            return self._client(version).get(path)
+        except NotFoundError:
+            return None
         except AzureOpenAIError as exc:
-            raise HarnessError(f"ARM {method} {url.split('?', maxsplit=1)[0]}: {exc}") from None
+            raise HarnessError(f"ARM GET {path}: {exc}") from None
 
-    def wait(self, response: httpx2.Response, what: str, timeout_s: float = 600) -> None:
-        """Follow ``Azure-AsyncOperation`` (else ``Location``) until the operation ends; fail if it failed."""
-        status_url = response.headers.get("Azure-AsyncOperation")
-        location = response.headers.get("Location")
-        if response.status_code not in (201, 202) or not (status_url or location):
-            return
-        deadline = time.monotonic() + timeout_s
-        interval = self.settings.poll_interval
-        while True:
-            poll = self.call("GET", status_url or location or "", None)
-            if status_url:
-                status = str((poll.json() or {}).get("status", ""))
-                if status.lower() in ("succeeded", "failed", "canceled", "cancelled"):
-                    if status.lower() != "succeeded":
-                        error = poll.json().get("error") or {}
-                        raise HarnessError(f"{what}: {status}: {error.get('code')}: {error.get('message')}")
-                    return
-            elif poll.status_code != 202:
-                return
-            if time.monotonic() > deadline:
-                raise HarnessError(f"{what}: still running after {timeout_s:g} s")
-            retry_after = poll.headers.get("Retry-After")
-            wait = float(retry_after) if retry_after and retry_after.isdigit() else interval
-            time.sleep(min(wait, self.settings.poll_max))
-            interval = min(max(interval * 1.5, 0.0), self.settings.poll_max)
+    def put(self, path: str, version: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create or update, following the long-running operation; the resource as it ends up."""
+        try:
+            return self._client(version).put(path, body, timeout_s=600)
+        except AzureOpenAIError as exc:
+            raise HarnessError(f"ARM PUT {path}: {exc}") from None
+
+    def delete(self, path: str, version: str) -> None:
+        """Delete and wait until it is gone (already gone is fine)."""
+        try:
+            self._client(version).delete(path, timeout_s=600)
+        except AzureOpenAIError as exc:
+            raise HarnessError(f"ARM DELETE {path}: {exc}") from None
 
     def list_keys(self, account_id: str) -> dict[str, str]:
-        body = self.call("POST", f"{account_id}/listKeys", ACCOUNT_API).json()
+        """An account's two keys."""
+        try:
+            body = self._client(ACCOUNT_API).post(account_id, "listKeys")
+        except AzureOpenAIError as exc:
+            raise HarnessError(f"ARM POST {account_id}/listKeys: {exc}") from None
         return {"key1": body["key1"], "key2": body["key2"]}
 
 
@@ -495,8 +496,8 @@ class _AzureNative:
     def _group_location(self, group: Any) -> Any:
         if group is None or is_unknown(group):
             return _UNKNOWN if group is not None else None
-        response = self.ctx.arm.call("GET", self._group_path(str(group)), RESOURCE_GROUP_API)
-        return response.json().get("location") if response.status_code == 200 else None
+        found = self.ctx.arm.get(self._group_path(str(group)), RESOURCE_GROUP_API)
+        return found.get("location") if found else None
 
     def diff(self, old: _Res, checked: Mapping[str, Any]) -> _Diff:
         changed = _changed(old.unsealed(old.inputs, checked), checked)
@@ -526,15 +527,13 @@ class _AzureNative:
     def put(self, res: _Res, checked: Mapping[str, Any], *, create: bool = True) -> tuple[str, dict[str, Any]]:
         path = self._path(res.type, checked)
         version = self._version(res.type)
-        if create and self.ctx.arm.call("GET", path, version).status_code != 404:
+        if create and self.ctx.arm.get(path, version) is not None:
             # azure-native refuses to take over what it did not create (and a replacement under the same name).
             raise HarnessError(
                 f"{path} already exists: import it, delete it, or give the resource another name "
                 "(a replacement under the same name needs delete_before_replace=True)"
             )
-        response = self.ctx.arm.call("PUT", path, version, self._body(res.type, checked))
-        self.ctx.arm.wait(response, f"{res.urn}: creating {path}")
-        body = self.ctx.arm.call("GET", path, version).json() if res.type == ACCOUNT else response.json()
+        body = self.ctx.arm.put(path, version, self._body(res.type, checked))
         outputs = self.outputs(res.type, body)
         if create and res.type == ACCOUNT and self.ctx.fetch_keys:
             # The run mutates anyway: take the new account's key now, so the plugin starts with it.
@@ -543,16 +542,13 @@ class _AzureNative:
         return str(body["id"]), outputs
 
     def read(self, old: _Res) -> tuple[str | None, dict[str, Any]]:
-        response = self.ctx.arm.call("GET", old.id, self._version(old.type))
-        if response.status_code == 404:
+        body = self.ctx.arm.get(old.id, self._version(old.type))
+        if body is None:
             return None, {}
-        body = response.json()
         return str(body["id"]), self.outputs(old.type, body)
 
     def delete(self, old: _Res) -> None:
-        response = self.ctx.arm.call("DELETE", old.id, self._version(old.type))
-        if response.status_code != 404:
-            self.ctx.arm.wait(response, f"{old.urn}: deleting {old.id}")
+        self.ctx.arm.delete(old.id, self._version(old.type))
 
     def outputs(self, res_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """The ARM body as the azure-native SDK expects the engine to hand it over (wire names)."""
