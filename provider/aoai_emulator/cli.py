@@ -12,6 +12,12 @@ from .emulator import create_emulator
 from .server import base_url, bind, make_server
 from .tls import make_certificate
 
+# Plain text: argparse prints the description as it is, so reStructuredText markup would show.
+DESCRIPTION = (
+    "Serve an emulated Azure OpenAI (data plane and ARM) for offline tests and demos. The first line on "
+    "stdout is its base URL."
+)
+
 
 def _pairs(values: list[str], flag: str) -> dict[str, float]:
     out: dict[str, float] = {}
@@ -25,7 +31,7 @@ def _pairs(values: list[str], flag: str) -> dict[str, float]:
 
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    p = argparse.ArgumentParser(prog="aoai-emulator", description=__doc__)
+    p = argparse.ArgumentParser(prog="aoai-emulator", description=DESCRIPTION)
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
     p.add_argument("--state-file", help="JSON file that keeps the state across restarts")

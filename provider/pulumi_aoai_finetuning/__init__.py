@@ -1,15 +1,21 @@
 """Azure OpenAI fine-tuning as Pulumi resources: datasets, jobs, checkpoint copies and deployments."""
 
-from .resources import (
-    CheckpointCopy,
-    CheckpointCopyArgs,
-    Deployment,
-    DeploymentArgs,
-    FineTuningJob,
-    FineTuningJobArgs,
-    TrainingFile,
-    TrainingFileArgs,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .resources import (
+        CheckpointCopy,
+        CheckpointCopyArgs,
+        Deployment,
+        DeploymentArgs,
+        FineTuningJob,
+        FineTuningJobArgs,
+        TrainingFile,
+        TrainingFileArgs,
+    )
 
 __all__ = [
     "CheckpointCopy",
@@ -21,3 +27,16 @@ __all__ = [
     "TrainingFile",
     "TrainingFileArgs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The resources, imported on first use: the ``aoai-ft`` command and the emulator never load the Pulumi SDK."""
+    if name in __all__:
+        value = getattr(importlib.import_module(".resources", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
