@@ -62,6 +62,10 @@ METRICS = (
     "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy", "full_valid_loss",
     "full_valid_mean_token_accuracy",
 )  # fmt: skip
+# Azure spells the per-step validation accuracy two ways: ``validation_mean_token_accuracy`` in results.csv
+# (and its documentation), ``valid_mean_token_accuracy`` in the job's metrics events. A gate copied from either
+# is accepted; the ``metrics`` output uses the events' name.
+METRIC_SPELLINGS = {"validation_mean_token_accuracy": "valid_mean_token_accuracy"}
 DEFAULT_TIMEOUT_MINUTES = 720.0
 
 
@@ -82,6 +86,24 @@ def job_seed(inputs: dict[str, Any]) -> int:
     return int(digest[:8], 16) % 2_147_483_647
 
 
+def metric_name(name: str) -> str:
+    """The ``metrics`` output's name for a results.csv column or a gate's metric (either of Azure's spellings)."""
+    return METRIC_SPELLINGS.get(name, name)
+
+
+def job_metrics(final: dict[str, float]) -> dict[str, float]:
+    """The ``metrics`` output from results.csv's final values: known metrics under one name, keys sorted.
+
+    Sorted keys make the output the same whatever the column order of results.csv or the spelling it uses.
+    """
+    out: dict[str, float] = {}
+    for key, value in final.items():
+        name = metric_name(key)
+        if name in METRICS or name == "step":
+            out[name] = value
+    return dict(sorted(out.items()))
+
+
 def _check_gate(failures: Failures, gate: Any) -> None:
     if gate is None or is_unknown(gate):
         return
@@ -90,10 +112,11 @@ def _check_gate(failures: Failures, gate: Any) -> None:
         return
     for key, value in gate.items():
         bound, _, metric = key.partition("_")
-        if bound not in ("max", "min") or metric not in METRICS:
+        if bound not in ("max", "min") or metric_name(metric) not in METRICS:
             failures.add(
                 f"quality_gate.{key}",
-                f"unknown threshold {key!r}; use max_<metric> or min_<metric> with a metric among {', '.join(METRICS)}",
+                f"unknown threshold {key!r}; use max_<metric> or min_<metric> with a metric among "
+                f"{', '.join(sorted((*METRICS, *METRIC_SPELLINGS)))}",
             )
         elif isinstance(value, bool) or not isinstance(value, int | float):
             failures.add(f"quality_gate.{key}", f"{key} must be a number, not {value!r}")
@@ -126,7 +149,7 @@ def gate_misses(gate: dict[str, Any] | None, metrics: dict[str, float]) -> list[
     misses = []
     for key, limit in (gate or {}).items():
         bound, _, metric = key.partition("_")
-        value = metrics.get(metric)
+        value = metrics.get(metric_name(metric))
         if value is None:
             misses.append(f"{metric} is not in results.csv (does the job have a validation_file?)")
         elif (bound == "max" and value > limit) or (bound == "min" and value < limit):
@@ -390,7 +413,7 @@ class FineTuningJobProvider(Provider):
             ]
             files = job.get("result_files") or []
             metrics = final_metrics(client.results(files[0])) if files else {}
-            out["metrics"] = {k: v for k, v in metrics.items() if k in METRICS or k == "step"}
+            out["metrics"] = job_metrics(metrics)
             misses = gate_misses(inputs.get("quality_gate"), out["metrics"])
             if misses:
                 raise OperationFailedError(
