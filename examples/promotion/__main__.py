@@ -48,9 +48,13 @@ if stage == "dev":
     pulumi.export("source_account_id", account.id)
     pulumi.export("metrics", job.metrics)
 else:
-    model = config.get("sourceModel")
-    source_account_id = config.get("sourceAccountId")
-    if not (model and source_account_id):
+    pinned_model = config.get("sourceModel")
+    pinned_account_id = config.get("sourceAccountId")
+    model: pulumi.Input[str]
+    source_account_id: pulumi.Input[str]
+    if pinned_model and pinned_account_id:
+        model, source_account_id = pinned_model, pinned_account_id
+    else:
         dev = pulumi.StackReference(config.require("devStack"))
         model = dev.require_output("fine_tuned_model")
         source_account_id = dev.require_output("source_account_id")

@@ -3,18 +3,42 @@
 from .checkpoint_copy import CheckpointCopy, CheckpointCopyArgs, CheckpointCopyProvider
 from .deployment import Deployment, DeploymentArgs, DeploymentProvider
 from .fine_tuning_job import FineTuningJob, FineTuningJobArgs, FineTuningJobProvider
+from .shapes import (
+    CheckpointDict,
+    CopiedAccountDetailDict,
+    DatasetDict,
+    DpoMethodArgsDict,
+    HyperparametersArgsDict,
+    JobErrorDict,
+    MethodArgsDict,
+    QualityGateArgsDict,
+    RateLimitDict,
+    ReinforcementMethodArgsDict,
+    SupervisedMethodArgsDict,
+)
 from .training_file import TrainingFile, TrainingFileArgs, TrainingFileProvider
 
 __all__ = [
     "CheckpointCopy",
     "CheckpointCopyArgs",
     "CheckpointCopyProvider",
+    "CheckpointDict",
+    "CopiedAccountDetailDict",
+    "DatasetDict",
     "Deployment",
     "DeploymentArgs",
     "DeploymentProvider",
+    "DpoMethodArgsDict",
     "FineTuningJob",
     "FineTuningJobArgs",
     "FineTuningJobProvider",
+    "HyperparametersArgsDict",
+    "JobErrorDict",
+    "MethodArgsDict",
+    "QualityGateArgsDict",
+    "RateLimitDict",
+    "ReinforcementMethodArgsDict",
+    "SupervisedMethodArgsDict",
     "TrainingFile",
     "TrainingFileArgs",
     "TrainingFileProvider",

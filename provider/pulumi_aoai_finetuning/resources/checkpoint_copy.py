@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
@@ -24,6 +24,7 @@ from ._common import (
     resource_props,
     user_inputs,
 )
+from .shapes import CopiedAccountDetailDict
 
 INPUTS = ("endpoint", "job_id", "checkpoint", "destination_account_id", "destination_region", "timeout_minutes")
 OUTPUTS = ("model_name", "status", "copied_account_details", "region", "resolved_checkpoint")
@@ -159,24 +160,75 @@ class CheckpointCopyArgs:
     """The inputs of a :class:`CheckpointCopy`."""
 
     endpoint: pulumi.Input[str]
+    """The endpoint of the account that ran the job (the source)."""
     job_id: pulumi.Input[str]
+    """The source job (``ftjob-...``), e.g. a FineTuningJob's ``job_id``."""
     destination_account_id: pulumi.Input[str]
+    """The ARM id of the account to copy into."""
     checkpoint: pulumi.Input[str] | None = None
+    """The checkpoint's model name to copy; default: the job's final model."""
     destination_region: pulumi.Input[str] | None = None
+    """The destination's region; default: read from ARM."""
     timeout_minutes: pulumi.Input[float] | None = None
+    """How long to wait for the copy (default 120)."""
 
 
 class CheckpointCopy(Resource, module="azure-openai", name="CheckpointCopy"):
     """A fine-tuned model or checkpoint copied to another account, ready to deploy there."""
 
-    endpoint: pulumi.Output[str]
-    job_id: pulumi.Output[str]
-    checkpoint: pulumi.Output[str]
-    destination_account_id: pulumi.Output[str]
-    model_name: pulumi.Output[str]
-    status: pulumi.Output[str]
-    region: pulumi.Output[str]
-    copied_account_details: pulumi.Output[list[dict[str, Any]]]
+    if TYPE_CHECKING:
+        endpoint: pulumi.Output[str]
+        """The source account's endpoint."""
+        job_id: pulumi.Output[str]
+        """The source job."""
+        checkpoint: pulumi.Output[str | None]
+        """The checkpoint asked for (None: the job's final model)."""
+        resolved_checkpoint: pulumi.Output[str]
+        """The checkpoint's model name actually copied."""
+        destination_account_id: pulumi.Output[str]
+        """The destination account's ARM id."""
+        destination_region: pulumi.Output[str | None]
+        """The destination region asked for."""
+        timeout_minutes: pulumi.Output[float | None]
+        """How long the copy is waited for."""
+        model_name: pulumi.Output[str]
+        """The model's name in the destination: a Deployment's ``model`` there."""
+        status: pulumi.Output[str]
+        """The copy's status (``Completed``)."""
+        region: pulumi.Output[str]
+        """The destination's region."""
+        copied_account_details: pulumi.Output[list[CopiedAccountDetailDict]]
+        """The service's status of the copy for this destination."""
+    else:
+        # Pulumi reads these at run time to convert outputs (a float becomes an int, a dict must be a dict):
+        # they stay as they were, so outputs keep their values; the precise shapes above are for type checkers.
+        endpoint: pulumi.Output[str]
+        job_id: pulumi.Output[str]
+        checkpoint: pulumi.Output[str]
+        destination_account_id: pulumi.Output[str]
+        model_name: pulumi.Output[str]
+        status: pulumi.Output[str]
+        region: pulumi.Output[str]
+        copied_account_details: pulumi.Output[list[dict[str, Any]]]
+
+    @overload
+    def __init__(
+        self, resource_name: str, args: CheckpointCopyArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        opts: pulumi.ResourceOptions | None = None,
+        endpoint: pulumi.Input[str],
+        job_id: pulumi.Input[str],
+        destination_account_id: pulumi.Input[str],
+        checkpoint: pulumi.Input[str] | None = None,
+        destination_region: pulumi.Input[str] | None = None,
+        timeout_minutes: pulumi.Input[float] | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -185,5 +237,17 @@ class CheckpointCopy(Resource, module="azure-openai", name="CheckpointCopy"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
+        """Declare a copy, from a :class:`CheckpointCopyArgs` or from keywords.
+
+        :param resource_name: The resource's name in the stack.
+        :param args: The inputs, as a :class:`CheckpointCopyArgs` (instead of keywords).
+        :param opts: Options for the resource.
+        :param endpoint: The endpoint of the account that ran the job (the source).
+        :param job_id: The source job (``ftjob-...``), e.g. a FineTuningJob's ``job_id``.
+        :param destination_account_id: The ARM id of the account to copy into.
+        :param checkpoint: The checkpoint's model name to copy; default: the job's final model.
+        :param destination_region: The destination's region; default: read from ARM.
+        :param timeout_minutes: How long to wait for the copy (default 120).
+        """
         props = resource_props("CheckpointCopy", args, kwargs, INPUTS, OUTPUTS)
         super().__init__(CheckpointCopyProvider(), resource_name, props, opts)

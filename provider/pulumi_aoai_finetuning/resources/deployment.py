@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
@@ -21,6 +21,7 @@ from ._common import (
     resource_props,
     user_inputs,
 )
+from .shapes import RateLimitDict
 
 INPUTS = (
     "account_id", "deployment_name", "model", "model_version", "model_format", "source_account_id", "sku_name",
@@ -167,29 +168,96 @@ class DeploymentArgs:
     """The inputs of a :class:`Deployment`."""
 
     account_id: pulumi.Input[str]
+    """The ARM id of the account that serves the deployment, e.g. the account's ``id``."""
     deployment_name: pulumi.Input[str]
+    """The deployment's name (at most 64 characters, no ``/``): what requests name as their model."""
     model: pulumi.Input[str]
+    """The fine-tuned model or checkpoint to serve, e.g. a FineTuningJob's ``fine_tuned_model``."""
     model_version: pulumi.Input[str] | None = None
+    """The model's version (default ``1``, what fine-tuned models have)."""
     model_format: pulumi.Input[str] | None = None
+    """The model's format: ``OpenAI`` (the default, and the only one for fine-tuned models)."""
     source_account_id: pulumi.Input[str] | None = None
+    """The ARM id of the account that holds the model, when it is not ``account_id``."""
     sku_name: pulumi.Input[str] | None = None
+    """The deployment type: ``Standard`` (default), ``GlobalStandard``, ``Developer``..."""
     capacity: pulumi.Input[int] | None = None
+    """Capacity units (thousands of tokens per minute for Standard), 1 to 100000 (default 1)."""
     rai_policy_name: pulumi.Input[str] | None = None
+    """The content filter (responsible AI policy) to apply."""
     version_upgrade_option: pulumi.Input[str] | None = None
+    """``OnceNewDefaultVersionAvailable``, ``OnceCurrentVersionExpired`` or ``NoAutoUpgrade``."""
     timeout_minutes: pulumi.Input[float] | None = None
+    """How long to wait for ARM to finish the deployment (default 60)."""
 
 
 class Deployment(Resource, module="azure-openai", name="Deployment"):
     """A deployment of a fine-tuned model (or checkpoint) on an account, possibly from another account."""
 
-    account_id: pulumi.Output[str]
-    deployment_name: pulumi.Output[str]
-    model: pulumi.Output[str]
-    sku_name: pulumi.Output[str]
-    capacity: pulumi.Output[int]
-    deployment_id: pulumi.Output[str]
-    provisioning_state: pulumi.Output[str]
-    rate_limits: pulumi.Output[list[dict[str, Any]] | None]
+    if TYPE_CHECKING:
+        account_id: pulumi.Output[str]
+        """The ARM id of the serving account."""
+        deployment_name: pulumi.Output[str]
+        """The deployment's name: what requests name as their model."""
+        model: pulumi.Output[str]
+        """The model served."""
+        model_version: pulumi.Output[str]
+        """The model's version."""
+        model_format: pulumi.Output[str]
+        """The model's format (``OpenAI``)."""
+        source_account_id: pulumi.Output[str | None]
+        """The account that holds the model, when it is another one."""
+        sku_name: pulumi.Output[str]
+        """The deployment type."""
+        capacity: pulumi.Output[int]
+        """Capacity units."""
+        rai_policy_name: pulumi.Output[str | None]
+        """The content filter applied."""
+        version_upgrade_option: pulumi.Output[str | None]
+        """The version upgrade option."""
+        timeout_minutes: pulumi.Output[float | None]
+        """How long a change waits for ARM."""
+        deployment_id: pulumi.Output[str]
+        """The deployment's ARM id."""
+        provisioning_state: pulumi.Output[str]
+        """ARM's provisioning state (``Succeeded`` once served)."""
+        rate_limits: pulumi.Output[list[RateLimitDict] | None]
+        """The request and token limits ARM reports for the capacity."""
+    else:
+        # Pulumi reads these at run time to convert outputs (a float becomes an int, a dict must be a dict):
+        # they stay as they were, so outputs keep their values; the precise shapes above are for type checkers.
+        account_id: pulumi.Output[str]
+        deployment_name: pulumi.Output[str]
+        model: pulumi.Output[str]
+        sku_name: pulumi.Output[str]
+        capacity: pulumi.Output[int]
+        deployment_id: pulumi.Output[str]
+        provisioning_state: pulumi.Output[str]
+        rate_limits: pulumi.Output[list[dict[str, Any]] | None]
+
+    @overload
+    def __init__(
+        self, resource_name: str, args: DeploymentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        opts: pulumi.ResourceOptions | None = None,
+        account_id: pulumi.Input[str],
+        deployment_name: pulumi.Input[str],
+        model: pulumi.Input[str],
+        model_version: pulumi.Input[str] | None = None,
+        model_format: pulumi.Input[str] | None = None,
+        source_account_id: pulumi.Input[str] | None = None,
+        sku_name: pulumi.Input[str] | None = None,
+        capacity: pulumi.Input[int] | None = None,
+        rai_policy_name: pulumi.Input[str] | None = None,
+        version_upgrade_option: pulumi.Input[str] | None = None,
+        timeout_minutes: pulumi.Input[float] | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -198,5 +266,22 @@ class Deployment(Resource, module="azure-openai", name="Deployment"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
+        """Declare a deployment, from a :class:`DeploymentArgs` or from keywords.
+
+        :param resource_name: The resource's name in the stack.
+        :param args: The inputs, as a :class:`DeploymentArgs` (instead of keywords).
+        :param opts: Options for the resource.
+        :param account_id: The ARM id of the account that serves the deployment.
+        :param deployment_name: The deployment's name (at most 64 characters, no ``/``).
+        :param model: The fine-tuned model or checkpoint to serve, e.g. a FineTuningJob's ``fine_tuned_model``.
+        :param model_version: The model's version (default ``1``).
+        :param model_format: The model's format: ``OpenAI`` (the default).
+        :param source_account_id: The ARM id of the account that holds the model, when it is not ``account_id``.
+        :param sku_name: The deployment type: ``Standard`` (default), ``GlobalStandard``, ``Developer``...
+        :param capacity: Capacity units, 1 to 100000 (default 1).
+        :param rai_policy_name: The content filter (responsible AI policy) to apply.
+        :param version_upgrade_option: ``OnceNewDefaultVersionAvailable``, ``OnceCurrentVersionExpired`` or ``NoAutoUpgrade``.
+        :param timeout_minutes: How long to wait for ARM to finish the deployment (default 60).
+        """
         props = resource_props("Deployment", args, kwargs, INPUTS, OUTPUTS)
         super().__init__(DeploymentProvider(), resource_name, props, opts)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
@@ -33,6 +33,14 @@ from ._common import (
     poll_until,
     resource_props,
     user_inputs,
+)
+from .shapes import (
+    CheckpointDict,
+    DatasetDict,
+    HyperparametersArgsDict,
+    JobErrorDict,
+    MethodArgsDict,
+    QualityGateArgsDict,
 )
 
 INPUTS = (
@@ -519,36 +527,133 @@ class FineTuningJobArgs:
     """The inputs of a :class:`FineTuningJob`."""
 
     endpoint: pulumi.Input[str]
+    """The account's endpoint (``https://<account>.openai.azure.com/``)."""
     model: pulumi.Input[str]
+    """The base model (``gpt-4o-mini-2024-07-18``), or a fine-tuned model to continue training."""
     training_file: pulumi.Input[str]
+    """The training dataset's file id, e.g. a TrainingFile's ``file_id``."""
     validation_file: pulumi.Input[str] | None = None
+    """The validation dataset's file id; the ``valid_*`` metrics need one."""
     suffix: pulumi.Input[str] | None = None
+    """Up to 40 characters of a-z, A-Z, 0-9, ``-`` and ``_`` added to the model's name."""
     seed: pulumi.Input[int] | None = None
-    hyperparameters: pulumi.Input[dict[str, Any]] | None = None
-    method: pulumi.Input[Any] | None = None
+    """The training seed; default: one derived from the training inputs."""
+    hyperparameters: pulumi.Input[HyperparametersArgsDict] | None = None
+    """Training hyperparameters (``n_epochs``, ``batch_size``...); unset ones take the service's default."""
+    method: pulumi.Input[str | MethodArgsDict] | None = None
+    """``supervised`` (default), ``dpo`` or ``reinforcement``, or a map with ``type`` and its settings."""
     training_type: pulumi.Input[str] | None = None
+    """``standard``, ``globalstandard`` or ``developer`` (dated API versions only)."""
     wait: pulumi.Input[bool] | None = None
+    """Wait for the job to finish (default true); a quality_gate needs it."""
     timeout_minutes: pulumi.Input[float] | None = None
+    """How long to wait for the job (default 720); the next ``pulumi up`` resumes a wait that ran out."""
     paused: pulumi.Input[bool] | None = None
-    quality_gate: pulumi.Input[dict[str, float]] | None = None
+    """Pause the job (true) or resume it (false), in place."""
+    quality_gate: pulumi.Input[QualityGateArgsDict] | None = None
+    """Thresholds on the final metrics, e.g. ``{"max_full_valid_loss": 0.5}``; a missed one fails the update."""
     delete_model_on_destroy: pulumi.Input[bool] | None = None
+    """Delete the fine-tuned model when the job is destroyed (default false: the model is kept)."""
 
 
 class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
     """A fine-tuning job: submitted once, waited for, gated on its metrics; its model feeds deployments."""
 
-    endpoint: pulumi.Output[str]
-    model: pulumi.Output[str]
-    job_id: pulumi.Output[str]
-    status: pulumi.Output[str]
-    fine_tuned_model: pulumi.Output[str | None]
-    trained_tokens: pulumi.Output[int | None]
-    result_files: pulumi.Output[list[str] | None]
-    checkpoints: pulumi.Output[list[dict[str, Any]] | None]
-    metrics: pulumi.Output[dict[str, float] | None]
-    error: pulumi.Output[dict[str, Any] | None]
-    created_at: pulumi.Output[int]
-    finished_at: pulumi.Output[int | None]
+    if TYPE_CHECKING:
+        endpoint: pulumi.Output[str]
+        """The account's endpoint."""
+        model: pulumi.Output[str]
+        """The base model trained."""
+        training_file: pulumi.Output[str]
+        """The training dataset's file id."""
+        validation_file: pulumi.Output[str | None]
+        """The validation dataset's file id."""
+        suffix: pulumi.Output[str | None]
+        """The suffix of the model's name."""
+        seed: pulumi.Output[int | None]
+        """The seed given, if any."""
+        hyperparameters: pulumi.Output[dict[str, Any] | None]
+        """The hyperparameters given."""
+        method: pulumi.Output[str | dict[str, Any] | None]
+        """The training method given."""
+        training_type: pulumi.Output[str | None]
+        """The training type given."""
+        wait: pulumi.Output[bool | None]
+        """Whether the job is waited for."""
+        timeout_minutes: pulumi.Output[float | None]
+        """How long the job is waited for."""
+        paused: pulumi.Output[bool | None]
+        """Whether the job is declared paused."""
+        quality_gate: pulumi.Output[dict[str, float] | None]
+        """The thresholds the final metrics had to meet."""
+        delete_model_on_destroy: pulumi.Output[bool | None]
+        """Whether destroy deletes the model."""
+        job_id: pulumi.Output[str]
+        """The job's id (``ftjob-...``)."""
+        job_seed: pulumi.Output[int]
+        """The seed the job was submitted with (given or derived): how a re-run recognises it."""
+        status: pulumi.Output[str]
+        """The job's status (``succeeded`` once waited for)."""
+        fine_tuned_model: pulumi.Output[str]
+        """The trained model's name, to deploy; known once the job succeeded (empty with wait=false until then)."""
+        trained_tokens: pulumi.Output[int | None]
+        """Tokens trained on (what is billed)."""
+        result_files: pulumi.Output[list[str] | None]
+        """The file ids of the job's results (results.csv)."""
+        checkpoints: pulumi.Output[list[CheckpointDict] | None]
+        """The checkpoints of a succeeded job, newest first; each one is deployable."""
+        metrics: pulumi.Output[dict[str, float] | None]
+        """The final metrics from results.csv, keys sorted (``valid_mean_token_accuracy`` under that name)."""
+        error: pulumi.Output[JobErrorDict | None]
+        """Why the job failed, if it did."""
+        datasets: pulumi.Output[dict[str, DatasetDict]]
+        """The training and validation files by id and content-addressed name."""
+        created_at: pulumi.Output[int]
+        """When the job was submitted (unix seconds)."""
+        finished_at: pulumi.Output[int | None]
+        """When the job finished (unix seconds)."""
+    else:
+        # Pulumi reads these at run time to convert outputs (a float becomes an int, a dict must be a dict):
+        # they stay as they were, so outputs keep their values; the precise shapes above are for type checkers.
+        endpoint: pulumi.Output[str]
+        model: pulumi.Output[str]
+        job_id: pulumi.Output[str]
+        status: pulumi.Output[str]
+        fine_tuned_model: pulumi.Output[str | None]
+        trained_tokens: pulumi.Output[int | None]
+        result_files: pulumi.Output[list[str] | None]
+        checkpoints: pulumi.Output[list[dict[str, Any]] | None]
+        metrics: pulumi.Output[dict[str, float] | None]
+        error: pulumi.Output[dict[str, Any] | None]
+        created_at: pulumi.Output[int]
+        finished_at: pulumi.Output[int | None]
+
+    @overload
+    def __init__(
+        self, resource_name: str, args: FineTuningJobArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        opts: pulumi.ResourceOptions | None = None,
+        endpoint: pulumi.Input[str],
+        model: pulumi.Input[str],
+        training_file: pulumi.Input[str],
+        validation_file: pulumi.Input[str] | None = None,
+        suffix: pulumi.Input[str] | None = None,
+        seed: pulumi.Input[int] | None = None,
+        hyperparameters: pulumi.Input[HyperparametersArgsDict] | None = None,
+        method: pulumi.Input[str | MethodArgsDict] | None = None,
+        training_type: pulumi.Input[str] | None = None,
+        wait: pulumi.Input[bool] | None = None,
+        timeout_minutes: pulumi.Input[float] | None = None,
+        paused: pulumi.Input[bool] | None = None,
+        quality_gate: pulumi.Input[QualityGateArgsDict] | None = None,
+        delete_model_on_destroy: pulumi.Input[bool] | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -557,5 +662,25 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
+        """Declare a job, from a :class:`FineTuningJobArgs` or from keywords.
+
+        :param resource_name: The resource's name in the stack.
+        :param args: The inputs, as a :class:`FineTuningJobArgs` (instead of keywords).
+        :param opts: Options for the resource.
+        :param endpoint: The account's endpoint (``https://<account>.openai.azure.com/``).
+        :param model: The base model, or a fine-tuned model to continue training.
+        :param training_file: The training dataset's file id, e.g. a TrainingFile's ``file_id``.
+        :param validation_file: The validation dataset's file id; the ``valid_*`` metrics need one.
+        :param suffix: Up to 40 characters of a-z, A-Z, 0-9, ``-`` and ``_`` added to the model's name.
+        :param seed: The training seed; default: one derived from the training inputs.
+        :param hyperparameters: Training hyperparameters (``n_epochs``, ``batch_size``...).
+        :param method: ``supervised`` (default), ``dpo`` or ``reinforcement``, or a map with ``type`` and its settings.
+        :param training_type: ``standard``, ``globalstandard`` or ``developer`` (dated API versions only).
+        :param wait: Wait for the job to finish (default true); a quality_gate needs it.
+        :param timeout_minutes: How long to wait for the job (default 720).
+        :param paused: Pause the job (true) or resume it (false), in place.
+        :param quality_gate: Thresholds on the final metrics, e.g. ``{"max_full_valid_loss": 0.5}``.
+        :param delete_model_on_destroy: Delete the fine-tuned model when the job is destroyed (default false).
+        """
         props = resource_props("FineTuningJob", args, kwargs, INPUTS, OUTPUTS)
         super().__init__(FineTuningJobProvider(), resource_name, props, opts)

@@ -9,7 +9,7 @@ import posixpath
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
@@ -235,30 +235,93 @@ class TrainingFileArgs:
     """The inputs of a :class:`TrainingFile`."""
 
     endpoint: pulumi.Input[str]
+    """The account's endpoint (``https://<account>.openai.azure.com/``), e.g. the account's ``properties.endpoint``."""
     path: pulumi.Input[str] | None = None
+    """A local JSONL file, relative to the project directory; give this or ``content_url``."""
     content_url: pulumi.Input[str] | None = None
+    """A URL the service imports the file from (a blob SAS URL, say); give this or ``path``."""
     filename: pulumi.Input[str] | None = None
+    """The name to give the file (``*.jsonl``); default: the local or URL file name."""
     purpose: pulumi.Input[str] | None = None
+    """``fine-tune`` (default), ``assistants``, ``batch`` or ``evals``."""
     validate: pulumi.Input[bool] | None = None
+    """Check the dataset offline at preview (default true); only ``fine-tune`` files are checked."""
     timeout_minutes: pulumi.Input[float] | None = None
+    """How long to wait for the service to process the file (default 30)."""
 
 
 class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
     """A JSONL dataset, validated at preview, uploaded once into an Azure OpenAI account."""
 
-    endpoint: pulumi.Output[str]
-    path: pulumi.Output[str | None]
-    content_url: pulumi.Output[str | None]
-    filename: pulumi.Output[str]
-    purpose: pulumi.Output[str]
-    file_id: pulumi.Output[str]
-    bytes: pulumi.Output[int]
-    sha256: pulumi.Output[str | None]
-    status: pulumi.Output[str]
-    status_details: pulumi.Output[str | None]
-    examples: pulumi.Output[int | None]
-    format: pulumi.Output[str | None]
-    created_at: pulumi.Output[int]
+    if TYPE_CHECKING:
+        endpoint: pulumi.Output[str]
+        """The account's endpoint."""
+        path: pulumi.Output[str | None]
+        """The local file uploaded, if any."""
+        content_url: pulumi.Output[str | None]
+        """The URL imported from, if any."""
+        filename: pulumi.Output[str]
+        """The file's name as given (or taken from ``path`` or ``content_url``)."""
+        remote_filename: pulumi.Output[str]
+        """The content-addressed name in the account (``train.<sha256 prefix>.jsonl``): how a re-run finds it."""
+        purpose: pulumi.Output[str]
+        """What the file is for (``fine-tune``...)."""
+        validate: pulumi.Output[bool | None]
+        """Whether the dataset is checked at preview."""
+        timeout_minutes: pulumi.Output[float | None]
+        """How long the upload waits for processing."""
+        file_id: pulumi.Output[str]
+        """The file's id (``file-...``): a FineTuningJob's ``training_file`` or ``validation_file``."""
+        bytes: pulumi.Output[int]
+        """The file's size in bytes."""
+        sha256: pulumi.Output[str | None]
+        """The SHA-256 of the local file (None for an import)."""
+        status: pulumi.Output[str]
+        """The service's status of the file (``processed`` once usable)."""
+        status_details: pulumi.Output[str | None]
+        """The service's explanation when processing failed."""
+        examples: pulumi.Output[int | None]
+        """How many training examples the local file holds."""
+        format: pulumi.Output[str | None]
+        """The dataset's format (``chat``, ``preference``...), from the offline check."""
+        created_at: pulumi.Output[int]
+        """When the file was created (unix seconds)."""
+    else:
+        # Pulumi reads these at run time to convert outputs (a float becomes an int, a dict must be a dict):
+        # they stay as they were, so outputs keep their values; the precise shapes above are for type checkers.
+        endpoint: pulumi.Output[str]
+        path: pulumi.Output[str | None]
+        content_url: pulumi.Output[str | None]
+        filename: pulumi.Output[str]
+        purpose: pulumi.Output[str]
+        file_id: pulumi.Output[str]
+        bytes: pulumi.Output[int]
+        sha256: pulumi.Output[str | None]
+        status: pulumi.Output[str]
+        status_details: pulumi.Output[str | None]
+        examples: pulumi.Output[int | None]
+        format: pulumi.Output[str | None]
+        created_at: pulumi.Output[int]
+
+    @overload
+    def __init__(
+        self, resource_name: str, args: TrainingFileArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        opts: pulumi.ResourceOptions | None = None,
+        endpoint: pulumi.Input[str],
+        path: pulumi.Input[str] | None = None,
+        content_url: pulumi.Input[str] | None = None,
+        filename: pulumi.Input[str] | None = None,
+        purpose: pulumi.Input[str] | None = None,
+        validate: pulumi.Input[bool] | None = None,
+        timeout_minutes: pulumi.Input[float] | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -267,5 +330,18 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
+        """Declare a dataset, from a :class:`TrainingFileArgs` or from keywords.
+
+        :param resource_name: The resource's name in the stack.
+        :param args: The inputs, as a :class:`TrainingFileArgs` (instead of keywords).
+        :param opts: Options for the resource.
+        :param endpoint: The account's endpoint (``https://<account>.openai.azure.com/``).
+        :param path: A local JSONL file, relative to the project directory; give this or ``content_url``.
+        :param content_url: A URL the service imports the file from (a blob SAS URL, say); give this or ``path``.
+        :param filename: The name to give the file (``*.jsonl``); default: the local or URL file name.
+        :param purpose: ``fine-tune`` (default), ``assistants``, ``batch`` or ``evals``.
+        :param validate: Check the dataset offline at preview (default true).
+        :param timeout_minutes: How long to wait for the service to process the file (default 30).
+        """
         props = resource_props("TrainingFile", args, kwargs, INPUTS, OUTPUTS + COMPUTED_INPUTS)
         super().__init__(TrainingFileProvider(), resource_name, props, opts)
