@@ -5,14 +5,21 @@ from __future__ import annotations
 import argparse
 from itertools import islice
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from . import connection
+from . import connection, tables
 from .formatting import timestamp
 from .watch import STATUS_STYLES
+
+# The job id and the fine-tuned model (what a Deployment needs) stay whole; the rest folds or goes first.
+COLUMNS = (
+    tables.Column("id", whole=True),
+    tables.Column("model", fold_to=12, drop=2),
+    tables.Column("status"),
+    tables.Column("fine-tuned model", whole=True),
+    tables.Column("created (UTC)", fold_to=10, drop=1),
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -33,22 +40,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         jobs = list(islice(client.list_jobs(), max(0, args.limit)))
     finally:
         client.close()
-    table = Table(title=f"Fine-tuning jobs at {target.endpoint}", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("id", no_wrap=True)
-    table.add_column("model", overflow="fold")
-    table.add_column("status", no_wrap=True)
-    table.add_column("fine-tuned model", overflow="fold")
-    table.add_column("created (UTC)", no_wrap=True)
+    rows: list[list[tables.Cell]] = []
     for job in jobs:
         status = str(job.get("status", ""))
-        table.add_row(
-            str(job.get("id", "")),
-            str(job.get("model", "")),
-            Text(status, style=STATUS_STYLES.get(status, "")),
-            str(job.get("fine_tuned_model") or "-"),
-            timestamp(job.get("created_at")),
+        rows.append(
+            [
+                str(job.get("id", "")),
+                str(job.get("model", "")),
+                Text(status, style=STATUS_STYLES.get(status, "")),
+                str(job.get("fine_tuned_model") or "-"),
+                timestamp(job.get("created_at")),
+            ]
         )
-    if not jobs:
-        table.add_row("-", "no jobs", "", "", "")
-    console.print(table)
+    tables.print_table(console, f"Fine-tuning jobs at {target.endpoint}", COLUMNS, rows, empty="no jobs")
     return 0

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..client import final_metrics
-from . import charts, connection
+from . import charts, connection, tables
 from .connection import CliError
 from .formatting import number, timestamp
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(_heading(results))
     console.print()
     console.print(metrics_table(metrics))
-    console.print(checkpoints_table(results.checkpoints))
+    print_checkpoints(console, results.checkpoints)
     steps = [float(c["step_number"]) for c in results.checkpoints if isinstance(c.get("step_number"), int | float)]
     image: bytes | None = None
     if args.out is not None:
@@ -156,7 +156,7 @@ def _heading(results: Results) -> Group:
     final_step = charts.series(results.rows, "step")
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
-    grid.add_column(overflow="fold")
+    grid.add_column(no_wrap=True)  # the fine-tuned model's name is copied from here: never wrapped
     grid.add_row("status", str(job.get("status")))
     grid.add_row("fine-tuned model", str(job.get("fine_tuned_model") or "-"))
     grid.add_row("trained tokens", _count(job.get("trained_tokens")))
@@ -176,24 +176,30 @@ def metrics_table(metrics: Sequence[Metric]) -> Table:
     return table
 
 
-def checkpoints_table(checkpoints: Sequence[dict[str, Any]]) -> Table:
-    """The job's checkpoints: step, model name and their metrics."""
-    table = Table(title="Checkpoints", box=box.SIMPLE_HEAD, title_justify="left")
-    table.add_column("step", justify="right")
-    for name in CHECKPOINT_METRICS:
-        table.add_column(name.replace("_", " ").replace("mean token accuracy", "accuracy"), justify="right")
-    # Last and folded, never cut: the full name is what a Deployment of this checkpoint needs.
-    table.add_column("checkpoint model", overflow="fold")
-    for c in checkpoints:
-        values = c.get("metrics") or {}
-        table.add_row(
-            number(_float(c.get("step_number"))),
-            *(number(_float(values.get(name))) for name in CHECKPOINT_METRICS),
-            str(c.get("fine_tuned_model_checkpoint", "")),
+# The checkpoint's model name (what a Deployment of it needs) stays whole; metric columns fold, then go.
+CHECKPOINT_COLUMNS = (
+    tables.Column("step", justify="right"),
+    *(
+        tables.Column(
+            name.replace("_", " ").replace("mean token accuracy", "accuracy"), justify="right", fold_to=8, drop=4 - n
         )
-    if not checkpoints:
-        table.add_row("-", *("" for _ in CHECKPOINT_METRICS), "none")
-    return table
+        for n, name in enumerate(CHECKPOINT_METRICS)
+    ),
+    tables.Column("checkpoint model", whole=True),
+)
+
+
+def print_checkpoints(console: Console, checkpoints: Sequence[dict[str, Any]]) -> None:
+    """The job's checkpoints: step, metrics and model name, which is never wrapped."""
+    rows = [
+        [
+            number(_float(c.get("step_number"))),
+            *(number(_float((c.get("metrics") or {}).get(name))) for name in CHECKPOINT_METRICS),
+            str(c.get("fine_tuned_model_checkpoint", "")),
+        ]
+        for c in checkpoints
+    ]
+    tables.print_table(console, "Checkpoints", CHECKPOINT_COLUMNS, rows)
 
 
 def _count(value: Any) -> str:
