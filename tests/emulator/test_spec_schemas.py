@@ -362,6 +362,51 @@ def walk_arm(url: str) -> dict[str, Exchange]:
             client, "PUT", deployment_path, {**ARM_IDS, "deploymentName": "broken"}, json=unknown_model
         )
         expect(seen["error_bad_request"], 400)
+
+        seen["account_list_subscription"] = send(
+            client, "GET", "/subscriptions/{subscriptionId}/providers/Microsoft.CognitiveServices/accounts", ARM_IDS
+        )
+        assert ARM_ACCOUNT in [a["name"] for a in expect(seen["account_list_subscription"], 200)["value"]]
+        seen["account_updated"] = send(
+            client,
+            "PATCH",
+            ACCOUNT_PATH,
+            ARM_IDS,
+            json={"tags": {"env": "spec"}, "identity": {"type": "SystemAssigned"}},
+        )
+        assert expect(seen["account_updated"], 200)["identity"]["principalId"]
+        seen["account_models"] = send(client, "GET", ACCOUNT_PATH + "/models", ARM_IDS)
+        assert expect(seen["account_models"], 200)["value"]
+        seen["deployment_skus"] = send(client, "GET", deployment_path + "/skus", ARM_IDS)
+        assert expect(seen["deployment_skus"], 200)["value"]
+
+        deleted_ids = {**ARM_IDS, "accountName": "specdeleted", "location": "eastus2"}
+        send(
+            client,
+            "PUT",
+            ACCOUNT_PATH,
+            deleted_ids,
+            json={"location": "eastus2", "kind": "OpenAI", "sku": {"name": "S0"}},
+        )
+        for _ in range(POLLS):
+            gone = send(client, "DELETE", ACCOUNT_PATH, deleted_ids)
+            if gone.status in (200, 204) or send(client, "GET", ACCOUNT_PATH, deleted_ids).status == 404:
+                break
+        deleted_path = (
+            "/subscriptions/{subscriptionId}/providers/Microsoft.CognitiveServices/locations/{location}"
+            "/resourceGroups/{resourceGroupName}/deletedAccounts/{accountName}"
+        )
+        seen["deleted_account"] = send(client, "GET", deleted_path, deleted_ids)
+        expect(seen["deleted_account"], 200)
+        seen["deleted_account_list"] = send(
+            client,
+            "GET",
+            "/subscriptions/{subscriptionId}/providers/Microsoft.CognitiveServices/deletedAccounts",
+            ARM_IDS,
+        )
+        assert "specdeleted" in [a["name"] for a in expect(seen["deleted_account_list"], 200)["value"]]
+        seen["deleted_account_purged"] = send(client, "DELETE", deleted_path, deleted_ids)
+        expect(seen["deleted_account_purged"], 200)
     return seen
 
 
@@ -437,6 +482,13 @@ ARM_CASES = [
     ("deployment_list", "DeploymentListResult"),
     ("error_not_found", "ErrorResponse"),
     ("error_bad_request", "ErrorResponse"),
+    ("account_list_subscription", "AccountListResult"),
+    ("account_updated", "Account"),
+    ("account_models", "AccountModelListResult"),
+    ("deployment_skus", "DeploymentSkuListResult"),
+    ("deleted_account", "Account"),
+    ("deleted_account_list", "AccountListResult"),
+    ("deleted_account_purged", None),
 ]
 
 
@@ -453,7 +505,7 @@ def test_dated_data_plane_answer_is_what_the_authoring_spec_declares(
 
 @pytest.mark.parametrize(("step", "definition"), ARM_CASES, ids=[step for step, _ in ARM_CASES])
 def test_arm_answer_is_what_the_cognitiveservices_spec_declares(
-    arm: dict[str, Exchange], step: str, definition: str
+    arm: dict[str, Exchange], step: str, definition: str | None
 ) -> None:
     """An ARM answer has a status the 2025-09-01 spec declares for its operation, and conforms to its schema.
 

@@ -9,13 +9,14 @@ from .. import auth, errors
 from ..catalog import ARM_RESOURCE_GROUP_VERSIONS, ARM_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
-from . import accounts, deployments, operations
+from . import accounts, deleted, deployments, models, operations
 
 ArmHandler = Callable[[Service, Call, dict[str, str]], Reply]
 _SUB = r"^/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourcegroups/(?P<group>[^/]+)"
 _ACC = _RG + r"/providers/microsoft\.cognitiveservices/accounts"
 _LOC = _SUB + r"/providers/microsoft\.cognitiveservices/locations/(?P<location>[^/]+)"
+_DELETED = _LOC + r"/resourcegroups/(?P<group>[^/]+)/deletedaccounts/(?P<account>[^/]+)$"
 
 
 def _status(svc: Service, call: Call, p: dict[str, str]) -> Reply:
@@ -40,10 +41,27 @@ ROUTES: list[tuple[re.Pattern[str], tuple[str, ...], dict[str, ArmHandler]]] = [
     ),
     (re.compile(_ACC + "$", re.I), ARM_VERSIONS, {"GET": accounts.list_accounts}),
     (
+        re.compile(_SUB + r"/providers/microsoft\.cognitiveservices/accounts$", re.I),
+        ARM_VERSIONS,
+        {"GET": accounts.list_subscription_accounts},
+    ),
+    (
         re.compile(_ACC + r"/(?P<account>[^/]+)$", re.I),
         ARM_VERSIONS,
-        {"PUT": accounts.put_account, "GET": accounts.get_account, "DELETE": accounts.delete_account},
+        {
+            "PUT": accounts.put_account,
+            "PATCH": accounts.patch_account,
+            "GET": accounts.get_account,
+            "DELETE": accounts.delete_account,
+        },
     ),
+    (re.compile(_ACC + r"/(?P<account>[^/]+)/models$", re.I), ARM_VERSIONS, {"GET": models.list_models}),
+    (
+        re.compile(_SUB + r"/providers/microsoft\.cognitiveservices/deletedaccounts$", re.I),
+        ARM_VERSIONS,
+        {"GET": deleted.list_all},
+    ),
+    (re.compile(_DELETED, re.I), ARM_VERSIONS, {"GET": deleted.get, "DELETE": deleted.purge}),
     (re.compile(_ACC + r"/(?P<account>[^/]+)/listKeys$", re.I), ARM_VERSIONS, {"POST": accounts.list_keys}),
     (re.compile(_ACC + r"/(?P<account>[^/]+)/regenerateKey$", re.I), ARM_VERSIONS, {"POST": accounts.regenerate_key}),
     (re.compile(_ACC + r"/(?P<account>[^/]+)/deployments$", re.I), ARM_VERSIONS, {"GET": deployments.list_all}),
@@ -51,6 +69,11 @@ ROUTES: list[tuple[re.Pattern[str], tuple[str, ...], dict[str, ArmHandler]]] = [
         re.compile(_ACC + r"/(?P<account>[^/]+)/deployments/(?P<deployment>[^/]+)$", re.I),
         ARM_VERSIONS,
         {"PUT": deployments.put, "GET": deployments.get, "PATCH": deployments.patch, "DELETE": deployments.delete},
+    ),
+    (
+        re.compile(_ACC + r"/(?P<account>[^/]+)/deployments/(?P<deployment>[^/]+)/skus$", re.I),
+        ARM_VERSIONS,
+        {"GET": models.list_skus},
     ),
     (re.compile(_LOC + r"/operationStatuses/(?P<op>[^/]+)$", re.I), ARM_VERSIONS, {"GET": _status}),
     (re.compile(_LOC + r"/operationResults/(?P<op>[^/]+)$", re.I), ARM_VERSIONS, {"GET": _result}),
