@@ -250,6 +250,19 @@ def walk_dated(url: str, account: dict[str, Any], version: str, dataset: Path) -
             )
         seen["file_rejected"] = send(client, "GET", "/files/{file-id}", {"file-id": expect(rejected, 201)["id"]})
         assert expect(seen["file_rejected"], 200)["status"] == "error", "fewer than 10 examples fail validation"
+        if version == PREVIEW:
+            data = dataset.read_bytes()
+            start = {"purpose": "fine-tune", "filename": "parts.jsonl", "bytes": len(data), "mime_type": "text/jsonl"}
+            seen["upload_started"] = send(client, "POST", "/uploads", ids, json=start)
+            ids["upload-id"] = expect(seen["upload_started"], 200)["id"]
+            seen["upload_part"] = send(
+                client, "POST", "/uploads/{upload-id}/parts", ids, files={"data": ("blob", data)}
+            )
+            part_id = expect(seen["upload_part"], 200)["id"]
+            seen["upload_completed"] = send(
+                client, "POST", "/uploads/{upload-id}/complete", ids, json={"part_ids": [part_id]}
+            )
+            assert expect(seen["upload_completed"], 200)["status"] == "completed"
 
         seen["job_pending"] = send(
             client,
@@ -464,6 +477,9 @@ DATED_CASES = [
     ("error_conflict", "ErrorResponse"),
 ]
 PREVIEW_ONLY_CASES = [
+    ("upload_started", "UploadResource"),
+    ("upload_part", "UploadPartResource"),
+    ("upload_completed", "UploadResource"),
     ("job_pausing", "FineTuningJob"),
     ("job_paused", "FineTuningJob"),
     ("job_resuming", "FineTuningJob"),

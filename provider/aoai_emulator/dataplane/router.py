@@ -9,7 +9,7 @@ from ..arm import operations
 from ..catalog import DATED_VERSIONS, V1_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
-from . import files, jobs, models
+from . import files, jobs, models, uploads_api
 from .context import Ctx, Handler
 
 PREFIX_RE = re.compile(r"^/(?P<account>[^/_][^/]*)/openai(?P<v1>/v1)?(?P<rest>/.*)?$")
@@ -21,6 +21,10 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[Handler, str]]]] = [
     (re.compile(r"^/files/import$"), {"POST": (files.import_file, "d")}),
     (re.compile(rf"^/files/(?P<file>{_ID})$"), {"GET": (files.retrieve, "dv"), "DELETE": (files.delete, "dv")}),
     (re.compile(rf"^/files/(?P<file>{_ID})/content$"), {"GET": (files.content, "dv")}),
+    (re.compile(r"^/uploads$"), {"POST": (uploads_api.start, "dv")}),
+    (re.compile(rf"^/uploads/(?P<upload>{_ID})/parts$"), {"POST": (uploads_api.add_part, "dv")}),
+    (re.compile(rf"^/uploads/(?P<upload>{_ID})/complete$"), {"POST": (uploads_api.complete, "dv")}),
+    (re.compile(rf"^/uploads/(?P<upload>{_ID})/cancel$"), {"POST": (uploads_api.cancel, "dv")}),
     (re.compile(r"^/fine_tuning/jobs$"), {"GET": (jobs.list_jobs, "dv"), "POST": (jobs.create, "dv")}),
     (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})$"), {"GET": (jobs.retrieve, "dv"), "DELETE": (jobs.delete, "d")}),
     (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})/cancel$"), {"POST": (jobs.cancel, "dv")}),
