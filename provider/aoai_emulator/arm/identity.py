@@ -6,15 +6,27 @@ import uuid
 from typing import Any
 
 from .. import errors
+from ..entra import TENANT_ID
 from ..service import Service
 
-# The emulator's one Microsoft Entra tenant (a fixed, obviously fake GUID).
-TENANT_ID = "72f988bf-0000-4000-8000-00000000e1e1"
 _TYPES = {t.lower(): t for t in ("None", "SystemAssigned", "UserAssigned", "SystemAssigned, UserAssigned")}
 
 
 def _guid(svc: Service) -> str:
     return str(uuid.UUID(svc.store.ids.hex32()))
+
+
+def _user_identity(svc: Service, rid: str) -> dict[str, str]:
+    from .identities import book  # noqa: PLC0415 - identities imports accounts, which imports this module
+
+    record = book(svc).get(rid.lower())
+    if record is None:
+        raise errors.arm_bad_request(
+            "FailedIdentityOperation",
+            f"Identity operation for resource failed: the user-assigned identity '{rid}' was not found.",
+            "identity.userAssignedIdentities",
+        )
+    return {"principalId": record["properties"]["principalId"], "clientId": record["properties"]["clientId"]}
 
 
 def apply_identity(svc: Service, current: dict[str, Any] | None, asked: Any) -> dict[str, Any] | None:
@@ -45,8 +57,5 @@ def apply_identity(svc: Service, current: dict[str, Any] | None, asked: Any) -> 
                 "The identity type 'UserAssigned' needs at least one entry in 'identity.userAssignedIdentities'.",
                 "identity.userAssignedIdentities",
             )
-        known = current.get("userAssignedIdentities") or {}
-        out["userAssignedIdentities"] = {
-            rid: known.get(rid) or {"principalId": _guid(svc), "clientId": _guid(svc)} for rid in asked_users
-        }
+        out["userAssignedIdentities"] = {rid: _user_identity(svc, rid) for rid in asked_users}
     return out

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .. import auth, errors
+from .. import auth, errors, rbac
 from ..catalog import ARM_RESOURCE_GROUP_VERSIONS, ARM_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
-from . import accounts, deleted, deployments, models, operations
+from . import accounts, authorization, deleted, deployments, identities, models, operations
 
 ArmHandler = Callable[[Service, Call, dict[str, str]], Reply]
 _SUB = r"^/subscriptions/(?P<sub>[^/]+)"
@@ -29,6 +29,32 @@ def _result(svc: Service, call: Call, p: dict[str, str]) -> Reply:
 
 # (path regex, api-versions it serves, {method: handler})
 ROUTES: list[tuple[re.Pattern[str], tuple[str, ...], dict[str, ArmHandler]]] = [
+    (
+        re.compile(
+            r"^(?P<scope>/subscriptions/.+?)/providers/microsoft\.authorization/roleassignments/(?P<name>[^/]+)$", re.I
+        ),
+        authorization.VERSIONS,
+        {
+            "PUT": authorization.put_assignment,
+            "GET": authorization.get_assignment,
+            "DELETE": authorization.delete_assignment,
+        },
+    ),
+    (
+        re.compile(r"^(?P<scope>/subscriptions/.+?)/providers/microsoft\.authorization/roleassignments$", re.I),
+        authorization.VERSIONS,
+        {"GET": authorization.list_assignments},
+    ),
+    (
+        re.compile(_SUB + r"/providers/microsoft\.authorization/roledefinitions/(?P<role>[^/]+)$", re.I),
+        authorization.VERSIONS,
+        {"GET": authorization.get_definition},
+    ),
+    (
+        re.compile(_RG + r"/providers/microsoft\.managedidentity/userassignedidentities/(?P<identity>[^/]+)$", re.I),
+        identities.VERSIONS,
+        {"PUT": identities.put, "GET": identities.get, "DELETE": identities.delete},
+    ),
     (
         re.compile(_RG + "$", re.I),
         ARM_RESOURCE_GROUP_VERSIONS,
@@ -87,7 +113,7 @@ def matches(path: str) -> bool:
 
 def dispatch(svc: Service, call: Call) -> tuple[Reply, str | None]:
     """Answer an ARM call; returns the reply and the account it concerns, if any."""
-    auth.check_arm(call.headers)
+    principal = auth.check_arm(call.headers, svc.signer)
     for pattern, versions, methods in ROUTES:
         m = pattern.match(call.path)
         if m is None:
@@ -102,6 +128,9 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str | None]:
             raise errors.ServiceError(
                 405, "MethodNotAllowed", f"The method {call.method} is not allowed on this resource."
             )
+        if principal is not None:
+            scope, action = rbac.arm_action(call.path, call.method)
+            rbac.require_action(svc, principal, scope, action)
         params = m.groupdict()
         return handler(svc, call, params), params.get("account")
     raise errors.ServiceError(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from .. import auth, errors
+from .. import auth, errors, rbac
 from ..arm import operations
+from ..arm.accounts import account_id
 from ..catalog import DATED_VERSIONS, V1_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
@@ -46,6 +47,23 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[Handler, str]]]] = [
 ]
 
 
+_ACTION_VERBS = frozenset({"cancel", "pause", "resume", "copy", "completions", "import", "complete", "parts"})
+
+
+def _template(pattern: re.Pattern[str]) -> str:
+    """A route's path with ``{name}`` for each parameter (``/files/{file}/content``)."""
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern.pattern).strip("^$")
+
+
+def _data_action(template: str, method: str) -> str:
+    """The data action Azure RBAC names for an operation (``.../OpenAI/files/write``), from its route."""
+    words = [w for w in template.strip("/").split("/") if not w.startswith("{")]
+    if method == "POST" and words[-1] in _ACTION_VERBS:
+        return f"Microsoft.CognitiveServices/accounts/OpenAI/{'/'.join(words)}/action"
+    verb = {"GET": "read", "DELETE": "delete"}.get(method, "write")
+    return f"Microsoft.CognitiveServices/accounts/OpenAI/{'/'.join(words)}/{verb}"
+
+
 def matches(path: str) -> bool:
     """True when ``path`` is a data-plane path."""
     return PREFIX_RE.match(path) is not None
@@ -72,7 +90,7 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
         )
     if not v1 and version not in DATED_VERSIONS:
         raise errors.resource_not_found()
-    auth.check_data_plane(account, call.headers)
+    principal = auth.check_data_plane(account, call.headers, svc.signer)
     rest = m["rest"] or "/"
     dialect = "v" if v1 else "d"
     for pattern, methods in ROUTES:
@@ -84,6 +102,15 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
             if any(dialect in d for _, d in methods.values()):
                 raise errors.ServiceError(405, "405", f"The method {call.method} is not allowed here.", gateway=True)
             break
+        if principal is not None:
+            template = _template(pattern)
+            rbac.require_data_action(
+                svc,
+                principal,
+                account_id(account),
+                _data_action(template, call.method),
+                f"{call.method} /openai{template}",
+            )
         ctx = Ctx(svc, account, call, v1, version)
         return handler[0](ctx, route.groupdict()), plane, account["name"]
     raise errors.resource_not_found()
