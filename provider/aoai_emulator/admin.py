@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import errors, lifecycle
+from . import entra, errors, lifecycle, rbac
 from .arm import accounts
 from .faults import parse_rule
 from .http import Call, Reply
@@ -63,6 +63,28 @@ def _fail_job(svc: Service, job_id: str, body: dict[str, Any]) -> Reply:
         )
         return Reply(200, {k: v for k, v in job.items() if not k.startswith("_")})
     raise errors.not_found("fine-tuning job", job_id)
+
+
+def _new_principal(svc: Service, body: dict[str, Any]) -> Reply:
+    """An app registration for the emulator's Entra ID, with role assignments: ``{"name", "roles": [{role, scope}]}``."""
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise errors.invalid_payload("'name' is required.", "name")
+    roles = body.get("roles") or []
+    if not isinstance(roles, list):
+        raise errors.invalid_payload("'roles' must be a list of {role, scope}.", "roles")
+    made = entra.register(svc, name)
+    for item in roles:
+        role_id = rbac.role_id_of(str(item.get("role", ""))) if isinstance(item, dict) else None
+        scope = item.get("scope") if isinstance(item, dict) else None
+        if role_id is None or not isinstance(scope, str) or not scope.startswith("/subscriptions/"):
+            raise errors.invalid_payload(
+                f"Each role needs a built-in 'role' (one of {sorted(r.name for r in rbac.ROLES.values())}) and a "
+                "'scope' starting with /subscriptions/.",
+                "roles",
+            )
+        rbac.assign(svc, scope, role_id, made["object_id"], "ServicePrincipal")
+    return Reply(201, made)
 
 
 def dispatch(svc: Service, call: Call) -> Reply:
@@ -125,6 +147,8 @@ def dispatch(svc: Service, call: Call) -> Reply:
                     str(body.get("resource_group", DEFAULT_GROUP)),
                 ),
             )
+    if path == "/principals" and method == "POST":
+        return _new_principal(svc, call.json())
     m = re.fullmatch(r"/jobs/([^/]+)/fail", path)
     if m and method == "POST":
         return _fail_job(svc, m[1], call.json() if call.body else {})

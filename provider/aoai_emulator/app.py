@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from . import admin, errors
+from . import admin, entra, errors
 from .arm import router as arm_router
 from .dataplane import router as data_router
 from .errors import ServiceError
@@ -36,6 +36,8 @@ def _plane(path: str) -> str:
         return "admin"
     if arm_router.matches(path):
         return "arm"
+    if entra.matches(path):
+        return "entra"
     return "v1" if "/openai/v1" in path else "dated"
 
 
@@ -138,6 +140,8 @@ class EmulatorApp:
                     reply = admin.dispatch(svc, call)
                 elif plane == "arm":
                     reply, account = arm_router.dispatch(svc, call)
+                elif plane == "entra":
+                    reply = entra.dispatch(svc, call)
                 elif data_router.matches(call.path):
                     reply, _, account = data_router.dispatch(svc, call)
                 else:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from . import errors
+from .signing import Signer
 from .state import Obj
 
 DATA_AUDIENCES = frozenset(
@@ -53,8 +54,11 @@ def _check_jwt(claims: dict[str, Any], audiences: frozenset[str]) -> str | None:
     return None
 
 
-def check_data_plane(account: Obj, headers: dict[str, str]) -> None:
-    """Raise the 401 (or 403) Azure answers unless the request carries a key or token for ``account``."""
+def check_data_plane(account: Obj, headers: dict[str, str], signer: Signer | None = None) -> str | None:
+    """Raise the 401 (or 403) Azure answers unless the request carries a key or token for ``account``.
+
+    Returns the principal (``oid``) of a token the emulator's own Entra ID signed, for the role check; None otherwise.
+    """
     keys = set(account["keys"])
     api_key = headers.get("api-key")
     if api_key is not None:
@@ -62,33 +66,47 @@ def check_data_plane(account: Obj, headers: dict[str, str]) -> None:
             raise errors.local_auth_disabled()
         if api_key not in keys:
             raise errors.access_denied()
-        return
+        return None
     token = _bearer(headers)
     if token is None:
         raise errors.access_denied()
     if token in keys:
         if account.get("properties", {}).get("disableLocalAuth"):
             raise errors.local_auth_disabled()
-        return
-    claims = _jwt_claims(token)
+        return None
+    signed = signer.verify(token) if signer is not None else None
+    claims = signed if signed is not None else _jwt_claims(token)
     if claims is not None:
         if _check_jwt(claims, DATA_AUDIENCES):
             raise errors.access_denied()
-        return
+        return str(claims["oid"]) if signed is not None and "oid" in claims else None
     if _KEY_SHAPE.match(token):
         raise errors.access_denied()
+    return None
 
 
-def check_arm(headers: dict[str, str]) -> None:
-    """Raise ARM's 401 unless the request carries a bearer token for the management audience."""
+def check_arm(headers: dict[str, str], signer: Signer | None = None) -> str | None:
+    """Raise ARM's 401 unless the request carries a bearer token for the management audience.
+
+    Returns the principal (``oid``) of a token the emulator's own Entra ID signed, for the role check; None otherwise.
+    """
     if "authorization" not in headers:
         raise errors.arm_auth_missing()
     token = _bearer(headers)
     if token is None:
         raise errors.arm_auth_invalid("The access token is missing or malformed; send 'Authorization: Bearer <token>'.")
-    claims = _jwt_claims(token)
+    try:
+        signed = signer.verify(token) if signer is not None else None
+    except errors.ServiceError:
+        raise errors.arm_auth_invalid(
+            "The access token has an invalid signature.", "InvalidAuthenticationToken"
+        ) from None
+    claims = signed if signed is not None else _jwt_claims(token)
     if claims is not None:
         problem = _check_jwt(claims, ARM_AUDIENCES)
         if problem:
             code = "ExpiredAuthenticationToken" if "expired" in problem else "InvalidAuthenticationTokenAudience"
             raise errors.arm_auth_invalid(f"The access token is not valid for Azure Resource Manager: {problem}.", code)
+        if signed is not None and "oid" in signed:
+            return str(signed["oid"])
+    return None

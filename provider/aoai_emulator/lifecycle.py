@@ -303,8 +303,13 @@ def settle_copy(copy: Obj, accounts: dict[str, Obj], now: float, timings: Timing
 # --- ARM operations and deployments -----------------------------------------------------------------------
 
 
-def settle_operation(op: Obj, accounts: dict[str, Obj], now: float, step: bool | None) -> None:
-    """Complete an ARM async operation when its time is up and apply what it does."""
+def settle_operation(
+    op: Obj, accounts: dict[str, Obj], now: float, step: bool | None, deleted: dict[str, Obj] | None = None
+) -> None:
+    """Complete an ARM async operation when its time is up and apply what it does.
+
+    A deleted account moves to ``deleted`` (the soft-deleted accounts) when given, as Azure keeps it 48 hours.
+    """
     if op["status"] != "InProgress":
         return
     at = fire_at(op["_since"], op["_duration"], now, step)
@@ -319,7 +324,11 @@ def settle_operation(op: Obj, accounts: dict[str, Obj], now: float, step: bool |
     if kind == "account_create":
         account["properties"]["provisioningState"] = "Succeeded"
     elif kind == "account_delete":
-        accounts.pop(op["_account"], None)
+        gone = accounts.pop(op["_account"], None)
+        if gone is not None and deleted is not None:
+            gone["_deleted_at"] = at
+            gone["deployments"] = {}
+            deleted[op["_account"]] = gone
     elif kind in ("deployment_create", "deployment_update"):
         dep = account["deployments"].get(op["_target"])
         if dep is not None:

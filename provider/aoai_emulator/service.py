@@ -8,6 +8,7 @@ from typing import Any
 from .catalog import Limits, Timings
 from .clock import Clock
 from .faults import FaultBook
+from .signing import Signer
 from .state import Obj, Store
 
 
@@ -27,6 +28,7 @@ class Service:
         self.timings = timings or Timings()
         self.limits = limits or Limits()
         self.faults = FaultBook()
+        self.signer = Signer()
         self.requests: list[dict[str, Any]] = []
         self.request_seq = 0
         self.lock = threading.RLock()

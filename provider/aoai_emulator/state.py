@@ -30,6 +30,7 @@ def empty_state() -> dict[str, Any]:
         "accounts": {},  # account name lowercased -> account record
         "operations": {},  # ARM async operation id -> operation
         "copies": {},  # copy key -> copy record
+        "deleted_accounts": {},  # account name lowercased -> soft-deleted account record (kept 48 hours)
     }
 
 

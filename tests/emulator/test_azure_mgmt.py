@@ -146,3 +146,116 @@ def test_deploying_a_model_the_account_does_not_hold_is_refused(mgmt: CognitiveS
     assert info.value.status_code == 400
     assert info.value.error is not None
     assert info.value.error.code == "DeploymentModelNotSupported"
+
+
+def _account(**props: object) -> Account:
+    return Account(location="eastus2", kind="OpenAI", sku=Sku(name="S0"), properties=AccountProperties(**props))
+
+
+def test_a_deleted_account_stays_soft_deleted_and_blocks_its_name_until_restored(
+    mgmt: CognitiveServicesManagementClient,
+) -> None:
+    """Delete keeps the account soft-deleted; a plain re-create gets 409 FlagMustBeSetForRestore; restore brings its keys back."""
+    mgmt.accounts.begin_create(GROUP, "softdel", _account()).result()
+    keys_before = mgmt.accounts.list_keys(GROUP, "softdel")
+    mgmt.accounts.begin_delete(GROUP, "softdel").result()
+    with pytest.raises(ResourceNotFoundError):
+        mgmt.accounts.get(GROUP, "softdel")
+
+    gone = mgmt.deleted_accounts.get("eastus2", GROUP, "softdel")
+    assert gone.id == (
+        f"/subscriptions/{SUB}/providers/Microsoft.CognitiveServices/locations/eastus2"
+        f"/resourceGroups/{GROUP}/deletedAccounts/softdel"
+    )
+    assert gone.properties.deletion_date
+    assert gone.properties.scheduled_purge_date
+    assert "softdel" in [a.name for a in mgmt.deleted_accounts.list()]
+
+    with pytest.raises(HttpResponseError) as info:
+        mgmt.accounts.begin_create(GROUP, "softdel", _account()).result()
+    assert info.value.status_code == 409
+    assert info.value.error is not None
+    assert info.value.error.code == "FlagMustBeSetForRestore"
+    assert "purge it first" in str(info.value.error.message)
+
+    restored = mgmt.accounts.begin_create(GROUP, "softdel", _account(restore=True)).result()
+    assert restored.properties.provisioning_state == "Succeeded"
+    assert mgmt.accounts.list_keys(GROUP, "softdel").key1 == keys_before.key1
+    assert "softdel" not in [a.name for a in mgmt.deleted_accounts.list()]
+
+
+def test_a_purged_account_frees_its_name(mgmt: CognitiveServicesManagementClient) -> None:
+    """DeletedAccounts_Purge removes the soft-deleted account for good; the name can then be created anew."""
+    mgmt.accounts.begin_create(GROUP, "purged", _account()).result()
+    keys_before = mgmt.accounts.list_keys(GROUP, "purged")
+    mgmt.accounts.begin_delete(GROUP, "purged").result()
+    mgmt.deleted_accounts.begin_purge("eastus2", GROUP, "purged").result()
+    with pytest.raises(ResourceNotFoundError):
+        mgmt.deleted_accounts.get("eastus2", GROUP, "purged")
+    fresh = mgmt.accounts.begin_create(GROUP, "purged", _account()).result()
+    assert fresh.properties.provisioning_state == "Succeeded"
+    assert mgmt.accounts.list_keys(GROUP, "purged").key1 != keys_before.key1
+
+
+def test_accounts_list_by_subscription_update_models_and_deployment_skus(
+    mgmt: CognitiveServicesManagementClient, tls_server: RunningCli, ca: str
+) -> None:
+    """Accounts_List, Accounts_Update (PATCH), Accounts_ListModels and Deployments_ListSkus answer the SDK."""
+    with httpx2.Client(base_url=tls_server.url, verify=ssl.create_default_context(cafile=ca)) as client:
+        arm_group(client, "rg-mgmt-other")
+    mgmt.accounts.begin_create(GROUP, "listed1", _account()).result()
+    mgmt.accounts.begin_create("rg-mgmt-other", "listed2", _account()).result()
+    names = {a.name for a in mgmt.accounts.list()}
+    assert {"listed1", "listed2"} <= names
+
+    updated = mgmt.accounts.begin_update(
+        GROUP, "listed1", Account(tags={"team": "ml"}, properties=AccountProperties(disable_local_auth=True))
+    ).result()
+    assert updated.tags == {"team": "ml"}
+    assert updated.properties.disable_local_auth is True
+    key = mgmt.accounts.list_keys(GROUP, "listed1").key1
+    refused = httpx2.get(
+        f"{updated.properties.endpoint}openai/v1/files",
+        headers={"api-key": key},
+        verify=ssl.create_default_context(cafile=ca),
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "AuthenticationTypeDisabled"
+
+    models = {m.name: m for m in mgmt.accounts.list_models(GROUP, "listed1")}
+    assert models["gpt-4o-mini-2024-07-18"].capabilities["fineTune"] == "true"
+    assert models["gpt-4o-mini-2024-07-18"].version == "2024-07-18"
+    assert "fineTune" not in models["text-embedding-3-small"].capabilities
+
+    base = "gpt-4o-mini-2024-07-18"
+    mgmt.deployments.begin_create_or_update(GROUP, "listed1", "skus", _deployment(base)).result()
+    skus = list(mgmt.deployments.list_skus(GROUP, "listed1", "skus"))
+    assert {s.sku.name for s in skus} == {"Standard", "GlobalStandard"}
+    assert all(s.resource_type == "Microsoft.CognitiveServices/accounts/deployments" for s in skus)
+
+
+def test_a_system_assigned_identity_gets_principal_and_tenant_ids_that_persist(
+    mgmt: CognitiveServicesManagementClient,
+) -> None:
+    """An account created with a system-assigned identity reports principalId and tenantId; an update keeps them."""
+    from azure.mgmt.cognitiveservices.models import Identity
+
+    created = mgmt.accounts.begin_create(
+        GROUP,
+        "withidentity",
+        Account(
+            location="eastus2",
+            kind="OpenAI",
+            sku=Sku(name="S0"),
+            identity=Identity(type="SystemAssigned"),
+            properties=AccountProperties(custom_sub_domain_name="withidentity"),
+        ),
+    ).result()
+    assert created.identity is not None
+    assert created.identity.type == "SystemAssigned"
+    assert created.identity.principal_id
+    assert created.identity.tenant_id
+    again = mgmt.accounts.begin_update(GROUP, "withidentity", Account(tags={"x": "1"})).result()
+    assert again.identity.principal_id == created.identity.principal_id
+    none = mgmt.accounts.begin_update(GROUP, "withidentity", Account(identity=Identity(type="None"))).result()
+    assert none.identity is None

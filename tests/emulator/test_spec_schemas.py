@@ -250,6 +250,19 @@ def walk_dated(url: str, account: dict[str, Any], version: str, dataset: Path) -
             )
         seen["file_rejected"] = send(client, "GET", "/files/{file-id}", {"file-id": expect(rejected, 201)["id"]})
         assert expect(seen["file_rejected"], 200)["status"] == "error", "fewer than 10 examples fail validation"
+        if version == PREVIEW:
+            data = dataset.read_bytes()
+            start = {"purpose": "fine-tune", "filename": "parts.jsonl", "bytes": len(data), "mime_type": "text/jsonl"}
+            seen["upload_started"] = send(client, "POST", "/uploads", ids, json=start)
+            ids["upload-id"] = expect(seen["upload_started"], 200)["id"]
+            seen["upload_part"] = send(
+                client, "POST", "/uploads/{upload-id}/parts", ids, files={"data": ("blob", data)}
+            )
+            part_id = expect(seen["upload_part"], 200)["id"]
+            seen["upload_completed"] = send(
+                client, "POST", "/uploads/{upload-id}/complete", ids, json={"part_ids": [part_id]}
+            )
+            assert expect(seen["upload_completed"], 200)["status"] == "completed"
 
         seen["job_pending"] = send(
             client,
@@ -362,6 +375,51 @@ def walk_arm(url: str) -> dict[str, Exchange]:
             client, "PUT", deployment_path, {**ARM_IDS, "deploymentName": "broken"}, json=unknown_model
         )
         expect(seen["error_bad_request"], 400)
+
+        seen["account_list_subscription"] = send(
+            client, "GET", "/subscriptions/{subscriptionId}/providers/Microsoft.CognitiveServices/accounts", ARM_IDS
+        )
+        assert ARM_ACCOUNT in [a["name"] for a in expect(seen["account_list_subscription"], 200)["value"]]
+        seen["account_updated"] = send(
+            client,
+            "PATCH",
+            ACCOUNT_PATH,
+            ARM_IDS,
+            json={"tags": {"env": "spec"}, "identity": {"type": "SystemAssigned"}},
+        )
+        assert expect(seen["account_updated"], 200)["identity"]["principalId"]
+        seen["account_models"] = send(client, "GET", ACCOUNT_PATH + "/models", ARM_IDS)
+        assert expect(seen["account_models"], 200)["value"]
+        seen["deployment_skus"] = send(client, "GET", deployment_path + "/skus", ARM_IDS)
+        assert expect(seen["deployment_skus"], 200)["value"]
+
+        deleted_ids = {**ARM_IDS, "accountName": "specdeleted", "location": "eastus2"}
+        send(
+            client,
+            "PUT",
+            ACCOUNT_PATH,
+            deleted_ids,
+            json={"location": "eastus2", "kind": "OpenAI", "sku": {"name": "S0"}},
+        )
+        for _ in range(POLLS):
+            gone = send(client, "DELETE", ACCOUNT_PATH, deleted_ids)
+            if gone.status in (200, 204) or send(client, "GET", ACCOUNT_PATH, deleted_ids).status == 404:
+                break
+        deleted_path = (
+            "/subscriptions/{subscriptionId}/providers/Microsoft.CognitiveServices/locations/{location}"
+            "/resourceGroups/{resourceGroupName}/deletedAccounts/{accountName}"
+        )
+        seen["deleted_account"] = send(client, "GET", deleted_path, deleted_ids)
+        expect(seen["deleted_account"], 200)
+        seen["deleted_account_list"] = send(
+            client,
+            "GET",
+            "/subscriptions/{subscriptionId}/providers/Microsoft.CognitiveServices/deletedAccounts",
+            ARM_IDS,
+        )
+        assert "specdeleted" in [a["name"] for a in expect(seen["deleted_account_list"], 200)["value"]]
+        seen["deleted_account_purged"] = send(client, "DELETE", deleted_path, deleted_ids)
+        expect(seen["deleted_account_purged"], 200)
     return seen
 
 
@@ -419,6 +477,9 @@ DATED_CASES = [
     ("error_conflict", "ErrorResponse"),
 ]
 PREVIEW_ONLY_CASES = [
+    ("upload_started", "UploadResource"),
+    ("upload_part", "UploadPartResource"),
+    ("upload_completed", "UploadResource"),
     ("job_pausing", "FineTuningJob"),
     ("job_paused", "FineTuningJob"),
     ("job_resuming", "FineTuningJob"),
@@ -437,6 +498,13 @@ ARM_CASES = [
     ("deployment_list", "DeploymentListResult"),
     ("error_not_found", "ErrorResponse"),
     ("error_bad_request", "ErrorResponse"),
+    ("account_list_subscription", "AccountListResult"),
+    ("account_updated", "Account"),
+    ("account_models", "AccountModelListResult"),
+    ("deployment_skus", "DeploymentSkuListResult"),
+    ("deleted_account", "Account"),
+    ("deleted_account_list", "AccountListResult"),
+    ("deleted_account_purged", None),
 ]
 
 
@@ -453,7 +521,7 @@ def test_dated_data_plane_answer_is_what_the_authoring_spec_declares(
 
 @pytest.mark.parametrize(("step", "definition"), ARM_CASES, ids=[step for step, _ in ARM_CASES])
 def test_arm_answer_is_what_the_cognitiveservices_spec_declares(
-    arm: dict[str, Exchange], step: str, definition: str
+    arm: dict[str, Exchange], step: str, definition: str | None
 ) -> None:
     """An ARM answer has a status the 2025-09-01 spec declares for its operation, and conforms to its schema.
 

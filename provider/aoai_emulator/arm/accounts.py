@@ -10,9 +10,12 @@ from ..http import Call, Reply
 from ..ids import new_api_key
 from ..service import Service
 from ..state import Obj
-from . import operations
+from . import deleted, operations
+from .identity import apply_identity
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,63}$")
+# Request-only properties: what the service computes, and `restore`, which asks for a restore and is not kept.
+_NOT_STORED = frozenset({"provisioningState", "restore", "deletionDate", "scheduledPurgeDate"})
 
 
 def group_key(sub: str, group: str) -> str:
@@ -41,6 +44,7 @@ def new_account(
     sku: dict[str, Any] | None = None,
     properties: dict[str, Any] | None = None,
     tags: dict[str, Any] | None = None,
+    identity: Any = None,
     state: str = "Succeeded",
 ) -> Obj:
     """Create the record of an account (ARM PUT and the admin seeding both come here)."""
@@ -65,6 +69,8 @@ def new_account(
         "copied_models": {},
         "deleted_models": [],
     }
+    if identity is not None:
+        account["identity"] = apply_identity(svc, None, identity)
     svc.store.data["resource_groups"].setdefault(
         group_key(sub, group), {"subscription": sub, "name": group, "location": account["location"]}
     )
@@ -82,7 +88,7 @@ def render(svc: Service, account: Obj) -> dict[str, Any]:
         dateCreated=operations.iso(account["created"]),
         internalId=account["name"].lower(),
     )
-    return {
+    out: dict[str, Any] = {
         "id": account_id(account),
         "name": account["name"],
         "type": "Microsoft.CognitiveServices/accounts",
@@ -93,6 +99,9 @@ def render(svc: Service, account: Obj) -> dict[str, Any]:
         "etag": f'"{account["created"]:.0f}"',
         "properties": props,
     }
+    if account.get("identity"):
+        out["identity"] = account["identity"]
+    return out
 
 
 def _find(svc: Service, sub: str, group: str, name: str) -> Obj:
@@ -151,7 +160,8 @@ def delete_group(svc: Service, call: Call, p: dict[str, str]) -> Reply:
         return Reply(204)
     for name, account in list(svc.accounts.items()):
         if group_key(account["subscription"], account["group"]) == key:
-            del svc.accounts[name]
+            # Accounts deleted with their group are soft-deleted like any other (Azure keeps them 48 hours).
+            deleted.soft_delete(svc, svc.accounts.pop(name), svc.now())
     del svc.store.data["resource_groups"][key]
     return Reply(200)
 
@@ -176,7 +186,14 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
     sku = body.get("sku")
     if not isinstance(sku, dict) or not isinstance(sku.get("name"), str):
         raise errors.arm_bad_request("InvalidRequestContent", "The 'sku.name' property is required.", "sku")
+    props = body.get("properties") or {}
+    # Settle first: a delete whose time is up has made the account soft-deleted, and that decides what a PUT does.
+    operations.settle_account(svc, name.lower())
     existing = svc.accounts.get(name.lower())
+    if existing is None:
+        restored = deleted.take_for_create(svc, p["sub"], p["group"], name, restore=props.get("restore") is True)
+        if restored is not None:
+            return _restore(svc, call, restored, body)
     if existing is not None and (
         existing["subscription"] != p["sub"] or existing["group"].lower() != p["group"].lower()
     ):
@@ -185,9 +202,7 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
             f"The subdomain name '{name}' is already in use by another account; the emulator routes by account name, "
             "so names are unique across subscriptions.",
         )
-    props = body.get("properties") or {}
     if existing is not None:
-        operations.settle_account(svc, name.lower())
         if existing["properties"]["provisioningState"] != "Succeeded":
             raise errors.arm_conflict(
                 "AccountProvisioningStateInvalid",
@@ -197,8 +212,10 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
             raise errors.arm_bad_request(
                 "LocationCannotBeChanged", "The location of an existing account cannot be changed."
             )
-        existing["properties"].update({k: v for k, v in props.items() if k != "provisioningState"})
+        existing["properties"].update({k: v for k, v in props.items() if k not in _NOT_STORED})
         existing["sku"], existing["tags"], existing["kind"] = sku, body.get("tags") or {}, body["kind"]
+        if "identity" in body:
+            existing["identity"] = apply_identity(svc, existing.get("identity"), body["identity"])
         return Reply(200, render(svc, existing))
     account = new_account(
         svc,
@@ -208,8 +225,9 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
         location=body["location"],
         kind=body["kind"],
         sku=sku,
-        properties={k: v for k, v in props.items() if k != "provisioningState"},
+        properties={k: v for k, v in props.items() if k not in _NOT_STORED},
         tags=body.get("tags"),
+        identity=body.get("identity"),
         state="Accepted",
     )
     op = operations.start(
@@ -229,6 +247,54 @@ def list_accounts(svc: Service, call: Call, p: dict[str, str]) -> Reply:
         a for a in svc.accounts.values() if a["subscription"] == p["sub"] and a["group"].lower() == p["group"].lower()
     ]
     return Reply(200, {"value": [render(svc, a) for a in found]})
+
+
+def list_subscription_accounts(svc: Service, call: Call, p: dict[str, str]) -> Reply:
+    """``GET /subscriptions/{s}/providers/Microsoft.CognitiveServices/accounts`` (Accounts_List)."""
+    found = [a for a in svc.accounts.values() if a["subscription"] == p["sub"]]
+    return Reply(200, {"value": [render(svc, a) for a in found]})
+
+
+def patch_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
+    """``PATCH .../accounts/{a}`` (Accounts_Update): merge sku, tags, identity and properties; 200 when done."""
+    account = _find(svc, p["sub"], p["group"], p["account"])
+    body = call.json()
+    if account["properties"]["provisioningState"] != "Succeeded":
+        raise errors.arm_conflict(
+            "AccountProvisioningStateInvalid",
+            f"Account {account['name']} in state {account['properties']['provisioningState']}; retry when it is Succeeded.",
+        )
+    if "location" in body and str(body["location"]).replace(" ", "").lower() != account["location"]:
+        raise errors.arm_bad_request(
+            "LocationCannotBeChanged", "The location of an existing account cannot be changed."
+        )
+    sku = body.get("sku")
+    if sku is not None:
+        if not isinstance(sku, dict) or not isinstance(sku.get("name"), str):
+            raise errors.arm_bad_request("InvalidRequestContent", "'sku.name' must be a string.", "sku")
+        account["sku"] = sku
+    if isinstance(body.get("tags"), dict):
+        account["tags"] = body["tags"]
+    if "identity" in body:
+        account["identity"] = apply_identity(svc, account.get("identity"), body["identity"])
+    props = body.get("properties") or {}
+    if not isinstance(props, dict):
+        raise errors.arm_bad_request("InvalidRequestContent", "'properties' must be an object.", "properties")
+    account["properties"].update({k: v for k, v in props.items() if k not in _NOT_STORED})
+    return Reply(200, render(svc, account))
+
+
+def _restore(svc: Service, call: Call, account: Obj, body: dict[str, Any]) -> Reply:
+    """Bring a soft-deleted account back (PUT with ``properties.restore: true``), keys, files and jobs included."""
+    account["properties"]["provisioningState"] = "Accepted"
+    account["properties"].update({k: v for k, v in (body.get("properties") or {}).items() if k not in _NOT_STORED})
+    if "identity" in body:
+        account["identity"] = apply_identity(svc, account.get("identity"), body["identity"])
+    svc.accounts[account["name"].lower()] = account
+    op = operations.start(
+        svc, kind="account_create", account=account, target=None, duration=svc.timings.account_provisioning
+    )
+    return Reply(201, render(svc, account), operations.async_headers(svc, op, call.query["api-version"]))
 
 
 def delete_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:

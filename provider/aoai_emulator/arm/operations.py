@@ -67,6 +67,12 @@ def async_headers(
     return out
 
 
+def deleted_book(svc: Service) -> dict[str, Obj]:
+    """Where deleted accounts are kept while soft-deleted."""
+    book: dict[str, Obj] = svc.store.data.setdefault("deleted_accounts", {})
+    return book
+
+
 def account_ops(svc: Service, account_key: str) -> list[Obj]:
     """The operations of an account, oldest first."""
     return [op for op in svc.store.data["operations"].values() if op["_account"] == account_key]
@@ -78,7 +84,7 @@ def settle_account(
     """Bring an account's operations up to date; under the immediate clock, step the ones a read is about."""
     for op in account_ops(svc, account_key):
         about = op["_kind"] in step_kinds and (step_target is None or op["_target"] == step_target)
-        lifecycle.settle_operation(op, svc.accounts, svc.now(), svc.step(about))
+        lifecycle.settle_operation(op, svc.accounts, svc.now(), svc.step(about), deleted_book(svc))
     account = svc.accounts.get(account_key)
     if account is not None:
         lifecycle.expire_deployments(account, svc.now(), svc.limits)
@@ -86,7 +92,11 @@ def settle_account(
 
 def status_body(op: Obj) -> dict[str, Any]:
     """The operation-status resource."""
-    body: dict[str, Any] = {"id": op["id"], "name": op["name"], "status": op["status"], "startTime": op["startTime"]}
+    # The common types want the status resource's own ARM id, not the bare operation name.
+    status_id = (
+        f"/subscriptions/{op['_sub']}/providers/{PROVIDER}/locations/{op['_location']}/operationStatuses/{op['id']}"
+    )
+    body: dict[str, Any] = {"id": status_id, "name": op["name"], "status": op["status"], "startTime": op["startTime"]}
     if "_end" in op:
         body["endTime"] = iso(op["_end"])
         body["percentComplete"] = 100.0
@@ -100,7 +110,7 @@ def get_status(svc: Service, call: Call, op_id: str) -> Reply:
     op = svc.store.data["operations"].get(op_id)
     if op is None:
         raise errors.arm_not_found("operationStatuses", op_id)
-    lifecycle.settle_operation(op, svc.accounts, svc.now(), svc.step(True))
+    lifecycle.settle_operation(op, svc.accounts, svc.now(), svc.step(True), deleted_book(svc))
     if op["status"] == "Succeeded":
         account = svc.accounts.get(op["_account"])
         if account is not None:
@@ -113,7 +123,7 @@ def get_result(svc: Service, call: Call, op_id: str, render: Any) -> Reply:
     op = svc.store.data["operations"].get(op_id)
     if op is None:
         raise errors.arm_not_found("operationResults", op_id)
-    lifecycle.settle_operation(op, svc.accounts, svc.now(), svc.step(True))
+    lifecycle.settle_operation(op, svc.accounts, svc.now(), svc.step(True), deleted_book(svc))
     version = call.query.get("api-version", "")
     if op["status"] == "InProgress":
         return Reply(202, None, async_headers(svc, op, version, location=True, async_op=False))

@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .. import auth, errors
+from .. import auth, errors, rbac
 from ..catalog import ARM_RESOURCE_GROUP_VERSIONS, ARM_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
-from . import accounts, deployments, operations
+from . import accounts, authorization, deleted, deployments, identities, models, operations
 
 ArmHandler = Callable[[Service, Call, dict[str, str]], Reply]
 _SUB = r"^/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourcegroups/(?P<group>[^/]+)"
 _ACC = _RG + r"/providers/microsoft\.cognitiveservices/accounts"
 _LOC = _SUB + r"/providers/microsoft\.cognitiveservices/locations/(?P<location>[^/]+)"
+_DELETED = _LOC + r"/resourcegroups/(?P<group>[^/]+)/deletedaccounts/(?P<account>[^/]+)$"
 
 
 def _status(svc: Service, call: Call, p: dict[str, str]) -> Reply:
@@ -29,6 +30,32 @@ def _result(svc: Service, call: Call, p: dict[str, str]) -> Reply:
 # (path regex, api-versions it serves, {method: handler})
 ROUTES: list[tuple[re.Pattern[str], tuple[str, ...], dict[str, ArmHandler]]] = [
     (
+        re.compile(
+            r"^(?P<scope>/subscriptions/.+?)/providers/microsoft\.authorization/roleassignments/(?P<name>[^/]+)$", re.I
+        ),
+        authorization.VERSIONS,
+        {
+            "PUT": authorization.put_assignment,
+            "GET": authorization.get_assignment,
+            "DELETE": authorization.delete_assignment,
+        },
+    ),
+    (
+        re.compile(r"^(?P<scope>/subscriptions/.+?)/providers/microsoft\.authorization/roleassignments$", re.I),
+        authorization.VERSIONS,
+        {"GET": authorization.list_assignments},
+    ),
+    (
+        re.compile(_SUB + r"/providers/microsoft\.authorization/roledefinitions/(?P<role>[^/]+)$", re.I),
+        authorization.VERSIONS,
+        {"GET": authorization.get_definition},
+    ),
+    (
+        re.compile(_RG + r"/providers/microsoft\.managedidentity/userassignedidentities/(?P<identity>[^/]+)$", re.I),
+        identities.VERSIONS,
+        {"PUT": identities.put, "GET": identities.get, "DELETE": identities.delete},
+    ),
+    (
         re.compile(_RG + "$", re.I),
         ARM_RESOURCE_GROUP_VERSIONS,
         {
@@ -40,10 +67,27 @@ ROUTES: list[tuple[re.Pattern[str], tuple[str, ...], dict[str, ArmHandler]]] = [
     ),
     (re.compile(_ACC + "$", re.I), ARM_VERSIONS, {"GET": accounts.list_accounts}),
     (
+        re.compile(_SUB + r"/providers/microsoft\.cognitiveservices/accounts$", re.I),
+        ARM_VERSIONS,
+        {"GET": accounts.list_subscription_accounts},
+    ),
+    (
         re.compile(_ACC + r"/(?P<account>[^/]+)$", re.I),
         ARM_VERSIONS,
-        {"PUT": accounts.put_account, "GET": accounts.get_account, "DELETE": accounts.delete_account},
+        {
+            "PUT": accounts.put_account,
+            "PATCH": accounts.patch_account,
+            "GET": accounts.get_account,
+            "DELETE": accounts.delete_account,
+        },
     ),
+    (re.compile(_ACC + r"/(?P<account>[^/]+)/models$", re.I), ARM_VERSIONS, {"GET": models.list_models}),
+    (
+        re.compile(_SUB + r"/providers/microsoft\.cognitiveservices/deletedaccounts$", re.I),
+        ARM_VERSIONS,
+        {"GET": deleted.list_all},
+    ),
+    (re.compile(_DELETED, re.I), ARM_VERSIONS, {"GET": deleted.get, "DELETE": deleted.purge}),
     (re.compile(_ACC + r"/(?P<account>[^/]+)/listKeys$", re.I), ARM_VERSIONS, {"POST": accounts.list_keys}),
     (re.compile(_ACC + r"/(?P<account>[^/]+)/regenerateKey$", re.I), ARM_VERSIONS, {"POST": accounts.regenerate_key}),
     (re.compile(_ACC + r"/(?P<account>[^/]+)/deployments$", re.I), ARM_VERSIONS, {"GET": deployments.list_all}),
@@ -51,6 +95,11 @@ ROUTES: list[tuple[re.Pattern[str], tuple[str, ...], dict[str, ArmHandler]]] = [
         re.compile(_ACC + r"/(?P<account>[^/]+)/deployments/(?P<deployment>[^/]+)$", re.I),
         ARM_VERSIONS,
         {"PUT": deployments.put, "GET": deployments.get, "PATCH": deployments.patch, "DELETE": deployments.delete},
+    ),
+    (
+        re.compile(_ACC + r"/(?P<account>[^/]+)/deployments/(?P<deployment>[^/]+)/skus$", re.I),
+        ARM_VERSIONS,
+        {"GET": models.list_skus},
     ),
     (re.compile(_LOC + r"/operationStatuses/(?P<op>[^/]+)$", re.I), ARM_VERSIONS, {"GET": _status}),
     (re.compile(_LOC + r"/operationResults/(?P<op>[^/]+)$", re.I), ARM_VERSIONS, {"GET": _result}),
@@ -64,7 +113,7 @@ def matches(path: str) -> bool:
 
 def dispatch(svc: Service, call: Call) -> tuple[Reply, str | None]:
     """Answer an ARM call; returns the reply and the account it concerns, if any."""
-    auth.check_arm(call.headers)
+    principal = auth.check_arm(call.headers, svc.signer)
     for pattern, versions, methods in ROUTES:
         m = pattern.match(call.path)
         if m is None:
@@ -79,6 +128,9 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str | None]:
             raise errors.ServiceError(
                 405, "MethodNotAllowed", f"The method {call.method} is not allowed on this resource."
             )
+        if principal is not None:
+            scope, action = rbac.arm_action(call.path, call.method)
+            rbac.require_action(svc, principal, scope, action)
         params = m.groupdict()
         return handler(svc, call, params), params.get("account")
     raise errors.ServiceError(

@@ -140,13 +140,22 @@ def create(ctx: Ctx, _: dict[str, str]) -> Reply:
         hp = {**hp, **_hyperparameters(ctx, inner.get("hyperparameters"), f"method.{method_type}.hyperparameters")}
     if method_type not in base.methods:
         raise errors.invalid_payload(f"The model '{model}' does not support the '{method_type}' method.", "method.type")
+    # A chat model trains on chat data only and a completion model on prompt/completion only (Azure refuses the
+    # other), and the validation file must hold the same kind of examples as the training file.
+    allowed = FORMAT_FOR_METHOD[method_type] & (base.formats | {"preference"})
     for file, field in ((training, "training_file"), (validation, "validation_file")):
-        if file is not None and file["_format"] not in FORMAT_FOR_METHOD[method_type]:
+        if file is not None and file["_format"] not in allowed:
             raise errors.invalid_payload(
                 f"The file '{file['id']}' holds {file['_format']} examples; {method_type} training of '{model}' "
-                f"needs {' or '.join(sorted(FORMAT_FOR_METHOD[method_type] & (base.formats | {'preference'})))}.",
+                f"needs {' or '.join(sorted(allowed)) or 'a format it does not support'}.",
                 field,
             )
+    if validation is not None and validation["_format"] != training["_format"]:
+        raise errors.invalid_payload(
+            f"The validation file '{validation['id']}' holds {validation['_format']} examples but the training file "
+            f"'{training['id']}' holds {training['_format']} examples; both must be of the same format.",
+            "validation_file",
+        )
     suffix = body.get("suffix")
     max_suffix = 64 if ctx.v1 else 40
     if suffix is not None and (not isinstance(suffix, str) or not SUFFIX_RE.match(suffix) or len(suffix) > max_suffix):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-from .. import auth, errors
+from .. import auth, errors, rbac
 from ..arm import operations
+from ..arm.accounts import account_id
 from ..catalog import DATED_VERSIONS, V1_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
-from . import files, jobs, models
+from . import files, jobs, models, uploads_api
 from .context import Ctx, Handler
 
 PREFIX_RE = re.compile(r"^/(?P<account>[^/_][^/]*)/openai(?P<v1>/v1)?(?P<rest>/.*)?$")
@@ -21,6 +22,10 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[Handler, str]]]] = [
     (re.compile(r"^/files/import$"), {"POST": (files.import_file, "d")}),
     (re.compile(rf"^/files/(?P<file>{_ID})$"), {"GET": (files.retrieve, "dv"), "DELETE": (files.delete, "dv")}),
     (re.compile(rf"^/files/(?P<file>{_ID})/content$"), {"GET": (files.content, "dv")}),
+    (re.compile(r"^/uploads$"), {"POST": (uploads_api.start, "dv")}),
+    (re.compile(rf"^/uploads/(?P<upload>{_ID})/parts$"), {"POST": (uploads_api.add_part, "dv")}),
+    (re.compile(rf"^/uploads/(?P<upload>{_ID})/complete$"), {"POST": (uploads_api.complete, "dv")}),
+    (re.compile(rf"^/uploads/(?P<upload>{_ID})/cancel$"), {"POST": (uploads_api.cancel, "dv")}),
     (re.compile(r"^/fine_tuning/jobs$"), {"GET": (jobs.list_jobs, "dv"), "POST": (jobs.create, "dv")}),
     (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})$"), {"GET": (jobs.retrieve, "dv"), "DELETE": (jobs.delete, "d")}),
     (re.compile(rf"^/fine_tuning/jobs/(?P<job>{_ID})/cancel$"), {"POST": (jobs.cancel, "dv")}),
@@ -40,6 +45,23 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[Handler, str]]]] = [
     (re.compile(rf"^/deployments/(?P<deployment>{_ID})/chat/completions$"), {"POST": (models.chat, "d")}),
     (re.compile(r"^/chat/completions$"), {"POST": (models.chat, "v")}),
 ]
+
+
+_ACTION_VERBS = frozenset({"cancel", "pause", "resume", "copy", "completions", "import", "complete", "parts"})
+
+
+def _template(pattern: re.Pattern[str]) -> str:
+    """A route's path with ``{name}`` for each parameter (``/files/{file}/content``)."""
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern.pattern).strip("^$")
+
+
+def _data_action(template: str, method: str) -> str:
+    """The data action Azure RBAC names for an operation (``.../OpenAI/files/write``), from its route."""
+    words = [w for w in template.strip("/").split("/") if not w.startswith("{")]
+    if method == "POST" and words[-1] in _ACTION_VERBS:
+        return f"Microsoft.CognitiveServices/accounts/OpenAI/{'/'.join(words)}/action"
+    verb = {"GET": "read", "DELETE": "delete"}.get(method, "write")
+    return f"Microsoft.CognitiveServices/accounts/OpenAI/{'/'.join(words)}/{verb}"
 
 
 def matches(path: str) -> bool:
@@ -68,7 +90,7 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
         )
     if not v1 and version not in DATED_VERSIONS:
         raise errors.resource_not_found()
-    auth.check_data_plane(account, call.headers)
+    principal = auth.check_data_plane(account, call.headers, svc.signer)
     rest = m["rest"] or "/"
     dialect = "v" if v1 else "d"
     for pattern, methods in ROUTES:
@@ -80,6 +102,15 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
             if any(dialect in d for _, d in methods.values()):
                 raise errors.ServiceError(405, "405", f"The method {call.method} is not allowed here.", gateway=True)
             break
+        if principal is not None:
+            template = _template(pattern)
+            rbac.require_data_action(
+                svc,
+                principal,
+                account_id(account),
+                _data_action(template, call.method),
+                f"{call.method} /openai{template}",
+            )
         ctx = Ctx(svc, account, call, v1, version)
         return handler[0](ctx, route.groupdict()), plane, account["name"]
     raise errors.resource_not_found()
