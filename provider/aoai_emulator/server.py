@@ -35,10 +35,13 @@ class ResettableH11Protocol(H11Protocol):
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (``port`` 0 picks a free port)."""
+    """A listening socket (``port`` 0 picks a free port) whose accepted connections get TCP_NODELAY."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # asyncio sets TCP_NODELAY only on sockets whose protocol is IPPROTO_TCP; with protocol 0 every
+    # keep-alive answer (headers and body are two writes) waits for the client's delayed ACK, ~40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(128)
     sock.set_inheritable(True)
