@@ -9,6 +9,8 @@ from .catalog import Limits, Timings
 from .clock import Clock
 from .faults import FaultBook
 from .state import Obj, Store
+from .verdicts import VerdictBook
+from .views import ViewCache
 
 
 class Service:
@@ -31,6 +33,8 @@ class Service:
         self.request_seq = 0
         self.lock = threading.RLock()
         self.base_url = ""
+        self.views = ViewCache()
+        self.verdicts = VerdictBook()
         saved = store.data.get("clock_now")
         if isinstance(saved, int | float):
             clock.resume_from(float(saved))
