@@ -1,0 +1,165 @@
+"""What keeps the emulator fast under load: TCP_NODELAY, verdicts outside the service lock, cached list views."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import orjson
+import pytest
+
+from aoai_emulator import Emulator, create_emulator
+from aoai_emulator.dataset_rules import DatasetVerdict
+from aoai_emulator.views import json_list
+
+from .support import chat_dataset
+
+API = {"api-version": "2024-10-21"}
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    emu = create_emulator()
+    emu.serve()
+    try:
+        yield emu
+    finally:
+        emu.close()
+
+
+def _upload(http: httpx2.Client, account: dict[str, Any], path: Path, purpose: str = "fine-tune") -> str:
+    reply = http.post(
+        f"{account['endpoint']}openai/files",
+        params=API,
+        headers={"api-key": account["keys"][0]},
+        files={"file": (path.name, path.read_bytes())},
+        data={"purpose": purpose},
+    )
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["id"])
+
+
+def _get(http: httpx2.Client, account: dict[str, Any], rest: str) -> httpx2.Response:
+    return http.get(f"{account['endpoint']}openai/{rest}", params=API, headers={"api-key": account["keys"][0]})
+
+
+def test_accepted_connections_have_tcp_nodelay(emulator: Emulator) -> None:
+    """Every connection the server accepts has TCP_NODELAY, so keep-alive answers never wait for a delayed ACK."""
+    server = emulator._servers[0]
+    host, port = server.sock.getsockname()[:2]
+    with socket.create_connection((host, port)) as client:
+        client.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: emulator\r\n\r\n")
+        assert client.recv(65536).startswith(b"HTTP/1.1 200")
+        connections = list(server.server.server_state.connections)
+        assert connections, "the server lists no open connection"
+        for protocol in connections:
+            accepted = protocol.transport.get_extra_info("socket")
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+def test_other_accounts_answer_while_a_verdict_is_computed(emulator: Emulator, tmp_path: Path) -> None:
+    """While account A's upload gets its dataset verdict, account B (and A's other calls) are answered."""
+    a, b = emulator.seed_account("verdicta"), emulator.seed_account("verdictb")
+    events: list[str] = []
+    started, release = threading.Event(), threading.Event()
+    real_check = emulator.service.verdicts.check
+
+    def gated(blob: Path, min_examples: int) -> DatasetVerdict:
+        events.append("verdict started")
+        started.set()
+        assert release.wait(60), "the test never released the verdict"
+        events.append("verdict released")
+        return real_check(blob, min_examples)
+
+    emulator.service.verdicts.check = gated
+    answers: dict[str, Any] = {}
+    with httpx2.Client(timeout=30) as http:
+        file_a = _upload(http, a, chat_dataset(tmp_path / "a.jsonl"))
+        file_b = _upload(http, b, chat_dataset(tmp_path / "b.jsonl"), purpose="batch")
+
+        def read_a() -> None:
+            with httpx2.Client(timeout=60) as own:
+                answers["a"] = _get(own, a, f"files/{file_a}").json()
+                events.append("A's file answered")
+
+        reader = threading.Thread(target=read_a)
+        reader.start()
+        assert started.wait(30), "reading a pending file under the immediate clock did not start its verdict"
+        listed = _get(http, b, "files")
+        assert listed.status_code == 200
+        assert [f["id"] for f in listed.json()["data"]] == [file_b]
+        assert _get(http, a, "models").status_code == 200
+        events.append("others answered")
+        assert reader.is_alive()
+        release.set()
+        reader.join(60)
+    assert events == ["verdict started", "others answered", "verdict released", "A's file answered"]
+    assert answers["a"]["status"] == "processed"
+
+
+def test_a_verdict_is_computed_once_per_upload(emulator: Emulator, tmp_path: Path) -> None:
+    """Reads, lists and a job create share one verdict per blob; a broken upload still ends in ``error``."""
+    account = emulator.seed_account("once")
+    calls: list[str] = []
+    real_check = emulator.service.verdicts.check
+
+    def counted(blob: Path, min_examples: int) -> DatasetVerdict:
+        calls.append(blob.name)
+        return real_check(blob, min_examples)
+
+    emulator.service.verdicts.check = counted
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"messages": [{"role": "user", "content": "no answer"}]}\n' * 12)
+    with httpx2.Client(timeout=30) as http:
+        good = _upload(http, account, chat_dataset(tmp_path / "good.jsonl"))
+        bad = _upload(http, account, broken)
+        statuses = {f["id"]: f["status"] for f in _get(http, account, "files").json()["data"]}
+        assert statuses == {good: "processed", bad: "error"}
+        assert "no assistant message" in _get(http, account, f"files/{bad}").json()["status_details"]
+        job = http.post(
+            f"{account['endpoint']}openai/fine_tuning/jobs",
+            params=API,
+            headers={"api-key": account["keys"][0]},
+            json={"model": "gpt-4o-mini-2024-07-18", "training_file": good},
+        )
+        assert job.status_code == 201, job.text
+    assert sorted(calls) == sorted([good, bad])
+
+
+def test_listed_files_follow_their_status_changes(tmp_path: Path) -> None:
+    """A file list shows each file's current status and details, not the view cached while it was pending."""
+    with create_emulator(clock="manual") as emu:
+        emu.serve()
+        account = emu.seed_account("views")
+        broken = tmp_path / "broken.jsonl"
+        broken.write_text("not json\n")
+        with httpx2.Client(timeout=30) as http:
+            good = _upload(http, account, chat_dataset(tmp_path / "good.jsonl"))
+            bad = _upload(http, account, broken)
+            before = _get(http, account, "files").json()["data"]
+            assert {f["id"]: f["status"] for f in before} == {good: "pending", bad: "pending"}
+            emu.advance(3600)
+            after = {f["id"]: f for f in _get(http, account, "files").json()["data"]}
+            v1 = http.get(f"{account['endpoint']}openai/v1/files", headers={"api-key": account["keys"][0]}).json()
+    assert after[good]["status"] == "processed"
+    assert after[bad]["status"] == "error"
+    assert "line 1: not valid JSON" in after[bad]["status_details"]
+    assert {f["id"]: f["status"] for f in v1["data"]} == {good: "processed", bad: "error"}
+    assert (v1["first_id"], v1["last_id"]) == (v1["data"][0]["id"], v1["data"][-1]["id"])
+
+
+@pytest.mark.parametrize("ids", [None, ("file-a", "file-b"), (None, None)])
+@pytest.mark.parametrize("has_more", [True, False])
+def test_list_bytes_are_what_orjson_writes(ids: tuple[str | None, str | None] | None, has_more: bool) -> None:
+    """A list built from cached item views is byte for byte the JSON of the same list as a dict."""
+    items = (
+        [{"id": "file-a", "bytes": 1, "name": 'é "q"'}, {"id": "file-b", "status": None}] if ids != (None, None) else []
+    )
+    body: dict[str, Any] = {"object": "list", "data": items, "has_more": has_more}
+    if ids is not None:
+        body["first_id"], body["last_id"] = ids
+    assert json_list([orjson.dumps(i) for i in items], has_more, ids) == orjson.dumps(body)
