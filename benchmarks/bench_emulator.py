@@ -181,7 +181,7 @@ def _stats(values: list[float]) -> tuple[float, float]:
 
 
 def _throughput_rows(
-    name: str, url: str, path: str, headers: dict[str, str], goal: float, seconds: float, repeats: int
+    name: str, url: str, path: str, headers: dict[str, str], *, goal: float, seconds: float, repeats: int
 ) -> list[dict[str, Any]]:
     port = int(url.rsplit(":", 1)[1])
     body = httpx2.get(f"{url}{path}", headers=headers).content
@@ -228,7 +228,9 @@ def _job_and_files(url: str, account: dict[str, Any], files: int) -> str:
     key = {"api-key": account["keys"][0]}
     base = f"{account['endpoint']}openai"
     line = '{{"messages": [{{"role": "user", "content": "q{}"}}, {{"role": "assistant", "content": "a"}}]}}\n'
-    training = _upload_small(url, account, "train.jsonl", "fine-tune", "".join(line.format(i) for i in range(20)).encode())
+    training = _upload_small(
+        url, account, "train.jsonl", "fine-tune", "".join(line.format(i) for i in range(20)).encode()
+    )
     with httpx2.Client(headers=key, params=API) as client:
         while client.get(f"{base}/files/{training}").json()["status"] == "pending":
             pass
@@ -389,10 +391,22 @@ def run(
         job = _job_and_files(url, account, files)
         key = {"api-key": account["keys"][0]}
         rows += _throughput_rows(
-            "GET fine_tuning/jobs/{id}", url, _path(account, f"fine_tuning/jobs/{job}"), key, 0.25, seconds, repeats
+            "GET fine_tuning/jobs/{id}",
+            url,
+            _path(account, f"fine_tuning/jobs/{job}"),
+            key,
+            goal=0.25,
+            seconds=seconds,
+            repeats=repeats,
         )
         rows += _throughput_rows(
-            f"GET files, a list of {files} files", url, _path(account, "files"), key, 0.10, seconds, repeats
+            f"GET files, a list of {files} files",
+            url,
+            _path(account, "files"),
+            key,
+            goal=0.10,
+            seconds=seconds,
+            repeats=repeats,
         )
     path = workdir / f"chat-{size_mb}mb.jsonl"
     if not path.exists() or path.stat().st_size < size_mb * 1024 * 1024 * 0.99:
