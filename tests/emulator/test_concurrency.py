@@ -163,3 +163,54 @@ def test_list_bytes_are_what_orjson_writes(ids: tuple[str | None, str | None] | 
     if ids is not None:
         body["first_id"], body["last_id"] = ids
     assert json_list([orjson.dumps(i) for i in items], has_more, ids) == orjson.dumps(body)
+
+
+def _read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, bytes]:
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        buffer += chunk
+    end = buffer.index(b"\r\n\r\n") + 4
+    head = bytes(buffer[:end]).lower()
+    at = head.index(b"content-length:") + 15
+    need = end + int(head[at : head.index(b"\r\n", at)])
+    while len(buffer) < need:
+        buffer += sock.recv(65536)
+    status, body = int(buffer[9:12]), bytes(buffer[end:need])
+    del buffer[:need]
+    return status, body
+
+
+def test_upload_in_pieces_with_a_pipelined_request_keeps_every_byte(emulator: Emulator, tmp_path: Path) -> None:
+    """A body sent in many pieces, its last piece sharing a packet with the next request, is stored intact."""
+    account = emulator.seed_account("pieces")
+    content = chat_dataset(tmp_path / "pieces.jsonl", examples=3000).read_bytes()
+    boundary = "piecesboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="pieces.jsonl"\r\n\r\n'
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    prefix = f"/pieces/openai/files?api-version=2024-10-21 HTTP/1.1\r\nHost: e\r\napi-key: {account['keys'][0]}\r\n"
+    post = (
+        f"POST {prefix}Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    models = f"GET {prefix.replace('/files?', '/models?')}\r\n".encode()
+    host, port = emulator._servers[0].sock.getsockname()[:2]
+    buffer = bytearray()
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(post + body[:100])
+        for at in range(100, len(body) - 50, 65_537):
+            sock.sendall(body[at : min(at + 65_537, len(body) - 50)])
+        sock.sendall(body[len(body) - 50 :] + models)
+        status, created = _read_response(sock, buffer)
+        assert status == 201, created
+        status, listed = _read_response(sock, buffer)
+        assert status == 200
+        assert orjson.loads(listed)["object"] == "list"
+    file_id = orjson.loads(created)["id"]
+    with httpx2.Client(timeout=30) as http:
+        assert _get(http, account, f"files/{file_id}/content").content == content
