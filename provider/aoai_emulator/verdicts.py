@@ -40,13 +40,14 @@ class VerdictBook:
         return str(blob), st.st_ino, st.st_size, st.st_mtime_ns, min_examples
 
     def ready(self, blob: Path, min_examples: int) -> bool:
-        """True when the verdict on ``blob`` is known or being computed."""
+        """True when the verdict on ``blob`` is known (one still being computed is not: it must be waited for)."""
         try:
             key = self._key(blob, min_examples)
         except OSError:
             return True  # nothing to compute ahead: the settle reports the missing blob
         with self._lock:
-            return key in self._entries
+            future = self._entries.get(key)
+        return future is not None and future.done()
 
     def get(self, blob: Path, min_examples: int) -> DatasetVerdict:
         """The verdict on ``blob``: computed now, or waited for when another thread is computing it."""

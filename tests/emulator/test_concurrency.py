@@ -14,6 +14,7 @@ import pytest
 
 from aoai_emulator import Emulator, create_emulator
 from aoai_emulator.dataset_rules import DatasetVerdict
+from aoai_emulator.verdicts import VerdictBook, read_verdict
 from aoai_emulator.views import json_list
 
 from .support import chat_dataset
@@ -214,3 +215,33 @@ def test_upload_in_pieces_with_a_pipelined_request_keeps_every_byte(emulator: Em
     file_id = orjson.loads(created)["id"]
     with httpx2.Client(timeout=30) as http:
         assert _get(http, account, f"files/{file_id}/content").content == content
+
+
+def test_a_verdict_being_computed_is_not_ready_and_is_shared(tmp_path: Path) -> None:
+    """A second caller waits for the verdict in progress (outside the service lock) and gets the same one."""
+    blob = chat_dataset(tmp_path / "shared.jsonl")
+    started, release = threading.Event(), threading.Event()
+    calls: list[Path] = []
+
+    def gated(path: Path, min_examples: int) -> DatasetVerdict:
+        calls.append(path)
+        started.set()
+        assert release.wait(60), "the test never released the verdict"
+        return read_verdict(path, min_examples)
+
+    book = VerdictBook(gated)
+    results: list[DatasetVerdict] = []
+    first = threading.Thread(target=lambda: results.append(book.get(blob, 10)))
+    first.start()
+    assert started.wait(30)
+    assert not book.ready(blob, 10)
+    second = threading.Thread(target=lambda: results.append(book.get(blob, 10)))
+    second.start()
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert book.ready(blob, 10)
+    assert calls == [blob]
+    assert len(results) == 2
+    assert results[0] is results[1]
+    assert (results[0].examples, results[0].errors) == (12, [])
