@@ -88,6 +88,7 @@ class Emulator:
         self._servers.clear()
         if self._tls_dir is not None:
             self._tls_dir.cleanup()
+        self.service.verdicts.close()
         self.service.store.close()
 
     def __enter__(self) -> Emulator:

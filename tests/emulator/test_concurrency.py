@@ -245,3 +245,18 @@ def test_a_verdict_being_computed_is_not_ready_and_is_shared(tmp_path: Path) -> 
     assert len(results) == 2
     assert results[0] is results[1]
     assert (results[0].examples, results[0].errors) == (12, [])
+
+
+def test_big_blobs_get_the_same_verdict_from_a_child_process(tmp_path: Path) -> None:
+    """A verdict read in a child process (for big blobs) is the one read in a thread, errors included."""
+    good = chat_dataset(tmp_path / "good.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "p", "completion": "c"}\n{"messages": []}\nnot json\n')
+    book = VerdictBook(child_from_bytes=0)
+    try:
+        for blob in (good, bad):
+            assert book.get(blob, 10) == read_verdict(blob, 10)
+        assert book._pool is not None
+    finally:
+        book.close()
+    assert book._pool is None
