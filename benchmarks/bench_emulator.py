@@ -1,5 +1,6 @@
 """The emulator's speed: keep-alive GETs and a 1,000-file list vs a trivial uvicorn app serving the same bytes,
-other accounts' wait while a big upload's verdict is computed, and a 500 MB upload vs a raw socket sink.
+other accounts' wait while a big upload's verdict is computed, and a 500 MB upload vs a raw socket sink (and vs
+a raw server that also writes the body to disk: the floor for any server that keeps the bytes).
 
 Every server runs in its own process and the load comes from another process on loopback, one keep-alive
 connection with a raw HTTP/1.1 client (so the client's own cost stays far below the servers'); each figure is
@@ -220,27 +221,17 @@ def _throughput_rows(
     ]
 
 
-def _upload_small(url: str, account: dict[str, Any], name: str, purpose: str, content: bytes) -> str:
-    reply = httpx2.post(
-        f"{account['endpoint']}openai/files",
-        params=API,
-        headers={"api-key": account["keys"][0]},
-        data={"purpose": purpose},
-        files={"file": (name, content)},
-    )
-    reply.raise_for_status()
-    return str(reply.json()["id"])
-
-
-def _job_and_files(url: str, account: dict[str, Any], files: int) -> str:
+def _job_and_files(account: dict[str, Any], files: int) -> str:
     """A finished job and ``files`` small batch files in the account; returns the job's id."""
     key = {"api-key": account["keys"][0]}
     base = f"{account['endpoint']}openai"
     line = '{{"messages": [{{"role": "user", "content": "q{}"}}, {{"role": "assistant", "content": "a"}}]}}\n'
-    training = _upload_small(
-        url, account, "train.jsonl", "fine-tune", "".join(line.format(i) for i in range(20)).encode()
-    )
     with httpx2.Client(headers=key, params=API) as client:
+        training = client.post(
+            f"{base}/files",
+            data={"purpose": "fine-tune"},
+            files={"file": ("train.jsonl", "".join(line.format(i) for i in range(20)).encode())},
+        ).json()["id"]
         while client.get(f"{base}/files/{training}").json()["status"] == "pending":
             pass
         job = client.post(
@@ -283,7 +274,7 @@ def _lock_wait_rows(path: Path, repeats: int) -> list[dict[str, Any]]:
     with emulator_process("--account", "other") as (url, account):
         accounts = httpx2.get(f"{url}/_emulator/accounts").json()["accounts"]
         other = next(a for a in accounts if a["name"] != account["name"])
-        job = _job_and_files(url, other, 1)
+        job = _job_and_files(other, 1)
         probe_url = f"{other['endpoint']}openai/fine_tuning/jobs/{job}"
         with httpx2.Client(headers={"api-key": other["keys"][0]}, params=API) as probe:
             for _ in range(repeats):
@@ -410,7 +401,7 @@ def run(
     """Measure the emulator against its baselines; return the figures as rows."""
     rows: list[dict[str, Any]] = []
     with emulator_process() as (url, account):
-        job = _job_and_files(url, account, files)
+        job = _job_and_files(account, files)
         key = {"api-key": account["keys"][0]}
         rows += _throughput_rows(
             "GET fine_tuning/jobs/{id}",

@@ -13,12 +13,12 @@ from typing import Any
 import h11
 import uvicorn
 from h11._readers import ContentLengthReader
-from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import CURRENT_TRANSPORT, EmulatorApp
 
 READ_SIZE = 2 * 1024 * 1024
+BODY_PAUSE_AT = 4 * READ_SIZE
 
 
 class ResettableH11Protocol(H11Protocol):
@@ -54,12 +54,16 @@ class ResettableH11Protocol(H11Protocol):
         body, rest = (data, b"") if len(data) <= remaining else (data[:remaining], data[remaining:])
         reader._remaining = remaining - len(body)
         if conn.our_state is not h11.DONE:  # as uvicorn does: a body after the answer is dropped
-            if self.cycle.body:
-                self.cycle.body = bytearray(self.cycle.body) + body
-            else:
+            pending: bytes | bytearray = self.cycle.body
+            if not pending:
                 # The cycle hands over ``bytes(body)``: for a bytes object that is the object itself, no copy.
                 self.cycle.body = body  # type: ignore[assignment]
-            if len(self.cycle.body) > HIGH_WATER_LIMIT:
+            elif isinstance(pending, bytearray):
+                pending += body
+            else:
+                self.cycle.body = bytearray(pending) + body
+            # Reading goes on while the app writes the previous chunk; it pauses once a few chunks wait.
+            if len(self.cycle.body) > BODY_PAUSE_AT:
                 self.flow.pause_reading()
             self.cycle.message_event.set()
         if rest:
