@@ -65,6 +65,7 @@ class Emulator:
         """Forget all state, faults and logged requests."""
         with self.service.lock:
             self.service.store.reset()
+            self.service.verdicts.clear()
             self.service.faults.clear()
             self.service.requests.clear()
 

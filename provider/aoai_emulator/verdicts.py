@@ -100,6 +100,11 @@ class VerdictBook:
                 raise
         return future.result()
 
+    def clear(self) -> None:
+        """Forget every verdict: after a reset, new blobs may reuse a path, an inode and a size."""
+        with self._lock:
+            self._entries.clear()
+
     def forget(self, blob: Path) -> None:
         """Drop the verdicts on a deleted blob."""
         name = str(blob)

@@ -260,3 +260,21 @@ def test_big_blobs_get_the_same_verdict_from_a_child_process(tmp_path: Path) -> 
     finally:
         book.close()
     assert book._pool is None
+
+
+def test_a_reset_forgets_verdicts(emulator: Emulator, tmp_path: Path) -> None:
+    """After a reset, an upload that gets the same id, path and size as an earlier one gets its own verdict."""
+    good = chat_dataset(tmp_path / "same.jsonl")
+    bad = tmp_path / "bad" / "same.jsonl"
+    bad.parent.mkdir()
+    bad.write_bytes(good.read_bytes().replace(b'"assistant"', b'"assistanX"'))
+    assert bad.stat().st_size == good.stat().st_size
+    statuses = []
+    with httpx2.Client(timeout=30) as http:
+        for path in (good, bad):
+            emulator.reset()
+            account = emulator.seed_account("again")
+            file_id = _upload(http, account, path)
+            statuses.append((file_id, _get(http, account, f"files/{file_id}").json()["status"]))
+    assert statuses[0][0] == statuses[1][0]
+    assert [s for _, s in statuses] == ["processed", "error"]
