@@ -95,6 +95,7 @@ def dispatch(svc: Service, call: Call) -> Reply:
         return Reply(200, {"ok": True, "base_url": svc.base_url})
     if path == "/reset" and method == "POST":
         svc.store.reset()
+        svc.verdicts.clear()
         svc.faults.clear()
         svc.requests.clear()
         return Reply(200, {"reset": True})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import socket
 import struct
@@ -20,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import admin, entra, errors
 from .arm import router as arm_router
+from .dataplane import files as data_files
 from .dataplane import router as data_router
 from .errors import ServiceError
 from .faults import FaultRule
@@ -124,11 +126,47 @@ class EmulatorApp:
         except Exception as exc:
             return self._error_reply(errors.invalid_payload(f"The request body could not be read: {exc}"), plane), None
         call = Call(method, path, dict(request.query_params), headers, body, form, str(request.base_url).rstrip("/"))
+        inline = self._answer_inline(call, plane)
+        if inline is not None:
+            return inline
         try:
-            return await anyio.to_thread.run_sync(self._dispatch, call, plane)
+            return await anyio.to_thread.run_sync(self._prepare_and_dispatch, call, plane)
         finally:
             if form is not None:
                 form.discard()  # parts a handler kept were moved away already
+
+    def _answer_inline(self, call: Call, plane: str) -> tuple[Reply, str | None] | None:
+        """The answer computed on the event loop, or None when the call must go to a worker thread.
+
+        The hop to a worker thread and back costs more than most answers; it is kept for what may block
+        (uploads, imports, state-file writes, dataset verdicts) and for when another request holds the lock.
+        """
+        svc = self.svc
+        if (
+            call.form is not None
+            or svc.store.state_file is not None
+            or call.path.endswith(("/files/import", "/complete"))  # both copy whole files
+        ):
+            return None
+        if not svc.lock.acquire(blocking=False):
+            return None
+        try:
+            if data_files.due_verdicts(svc, call):
+                return None
+            return self._dispatch(call, plane)
+        finally:
+            svc.lock.release()
+
+    def _prepare_and_dispatch(self, call: Call, plane: str) -> tuple[Reply, str | None]:
+        """Compute the dataset verdicts the call may need without the lock, then answer under it."""
+        svc = self.svc
+        with svc.lock:
+            due = data_files.due_verdicts(svc, call)
+        for blob in due:
+            # A verdict that fails here fails again in the settle under the lock, which answers for it.
+            with contextlib.suppress(Exception):
+                svc.verdicts.get(blob, svc.limits.min_examples)
+        return self._dispatch(call, plane)
 
     def _dispatch(self, call: Call, plane: str) -> tuple[Reply, str | None]:
         svc = self.svc

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from pathlib import Path
+from types import FrameType
 
 from .clock import CLOCK_MODES
 from .emulator import create_emulator
@@ -17,6 +19,16 @@ DESCRIPTION = (
     "Serve an emulated Azure OpenAI (data plane and ARM) for offline tests and demos. The first line on "
     "stdout is its base URL."
 )
+
+
+class _Stopped(Exception):
+    """A SIGTERM or SIGINT asked the emulator to stop."""
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    # uvicorn shuts down gracefully on these signals, then raises them again with the handlers it found:
+    # with the default SIGTERM handler the process would die there, leaving its temporary blob directory.
+    raise _Stopped(signum)
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, float]:
@@ -80,27 +92,33 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"aoai-emulator: {exc}", file=sys.stderr)
         return 2
-    sock = bind(args.host, args.port)
-    tls = None
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, _stop) for sig in handled}
     tls_dir = None
-    if args.tls:
-        tls_dir = tempfile.TemporaryDirectory(prefix="aoai-emulator-tls-")
-        tls = make_certificate(Path(tls_dir.name), args.host)
-    url = base_url(sock, args.host, tls is not None)
-    emulator.service.base_url = url
-    for spec in args.account:
-        name, _, region = spec.partition("@")
-        emulator.seed_account(name, region or "eastus2")
-    print(url, flush=True)
-    if tls is not None:
-        print(f"tls certificate: {tls[0]}", flush=True)
-    server = make_server(emulator.app, host=args.host, tls=tls)
     try:
+        sock = bind(args.host, args.port)
+        tls = None
+        if args.tls:
+            tls_dir = tempfile.TemporaryDirectory(prefix="aoai-emulator-tls-")
+            tls = make_certificate(Path(tls_dir.name), args.host)
+        url = base_url(sock, args.host, tls is not None)
+        emulator.service.base_url = url
+        for spec in args.account:
+            name, _, region = spec.partition("@")
+            emulator.seed_account(name, region or "eastus2")
+        print(url, flush=True)
+        if tls is not None:
+            print(f"tls certificate: {tls[0]}", flush=True)
+        server = make_server(emulator.app, host=args.host, tls=tls)
         server.run(sockets=[sock])
+    except _Stopped:
+        pass
     finally:
         emulator.close()
         if tls_dir is not None:
             tls_dir.cleanup()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

@@ -65,6 +65,7 @@ class Emulator:
         """Forget all state, faults and logged requests."""
         with self.service.lock:
             self.service.store.reset()
+            self.service.verdicts.clear()
             self.service.faults.clear()
             self.service.requests.clear()
 
@@ -88,6 +89,7 @@ class Emulator:
         self._servers.clear()
         if self._tls_dir is not None:
             self._tls_dir.cleanup()
+        self.service.verdicts.close()
         self.service.store.close()
 
     def __enter__(self) -> Emulator:

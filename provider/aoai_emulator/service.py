@@ -10,6 +10,8 @@ from .clock import Clock
 from .faults import FaultBook
 from .signing import Signer
 from .state import Obj, Store
+from .verdicts import VerdictBook
+from .views import ViewCache
 
 
 class Service:
@@ -33,6 +35,8 @@ class Service:
         self.request_seq = 0
         self.lock = threading.RLock()
         self.base_url = ""
+        self.views = ViewCache()
+        self.verdicts = VerdictBook()
         saved = store.data.get("clock_now")
         if isinstance(saved, int | float):
             clock.resume_from(float(saved))

@@ -12,7 +12,6 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -59,7 +58,7 @@ class _Receiver:
         self.name = ""
         self.filename: str | None = None
         self.buf = bytearray()
-        self.out: IO[bytes] | None = None
+        self.out: int | None = None  # a raw descriptor: chunks go to the kernel without a copy in between
         self.out_path: Path | None = None
 
     def callbacks(self) -> dict[str, object]:
@@ -93,13 +92,15 @@ class _Receiver:
         if b"filename" in options:
             self.filename = options[b"filename"].decode("utf-8", "replace")
             fd, path = tempfile.mkstemp(prefix=".upload-", dir=self.directory)
-            self.out, self.out_path = os.fdopen(fd, "wb", buffering=1024 * 1024), Path(path)
+            self.out, self.out_path = fd, Path(path)
         else:
             self.filename, self.out, self.out_path = None, None, None
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.out is not None:
-            self.out.write(data[start:end])
+            view = memoryview(data)[start:end]
+            while view:
+                view = view[os.write(self.out, view) :]
             return
         self.buf.extend(data[start:end])
         if len(self.buf) > MAX_FIELD_BYTES:
@@ -107,7 +108,7 @@ class _Receiver:
 
     def on_part_end(self) -> None:
         if self.out is not None and self.out_path is not None:
-            self.out.close()
+            os.close(self.out)
             self.form.files[self.name] = UploadedFile(self.filename or "", self.out_path, self.out_path.stat().st_size)
         else:
             self.form.fields[self.name] = self.buf.decode("utf-8", "replace")
@@ -115,7 +116,7 @@ class _Receiver:
 
     def abandon(self) -> None:
         if self.out is not None and self.out_path is not None:
-            self.out.close()
+            os.close(self.out)
             self.out_path.unlink(missing_ok=True)
         self.form.discard()
 

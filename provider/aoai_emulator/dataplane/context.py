@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,9 @@ from .. import errors
 from ..http import Call, Reply
 from ..service import Service
 from ..state import Obj
+
+# ``/{account}/openai[/v1]/...``: where every data-plane path starts.
+PREFIX_RE = re.compile(r"^/(?P<account>[^/_][^/]*)/openai(?P<v1>/v1)?(?P<rest>/.*)?$")
 
 
 @dataclass
@@ -54,15 +58,20 @@ class Ctx:
 Handler = Callable[[Ctx, dict[str, str]], Reply]
 
 
-def page(ctx: Ctx, items: list[dict[str, Any]], default_limit: int, ids_in_body: bool = False) -> Reply:
-    """A cursor page (``after``, ``limit``) of items already in answer order."""
+def page_slice(ctx: Ctx, items: list[dict[str, Any]], default_limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """The items of a cursor page (``after``, ``limit``) of items already in answer order, and ``has_more``."""
     limit = ctx.int_param("limit", default_limit, 1, 10_000)
     after = ctx.call.query.get("after")
     if after:
         positions = [i for i, item in enumerate(items) if item["id"] == after]
         items = items[positions[0] + 1 :] if positions else []
-    chunk = items[:limit]
-    body: dict[str, Any] = {"object": "list", "data": chunk, "has_more": len(items) > limit}
+    return items[:limit], len(items) > limit
+
+
+def page(ctx: Ctx, items: list[dict[str, Any]], default_limit: int, ids_in_body: bool = False) -> Reply:
+    """A cursor page (``after``, ``limit``) of items already in answer order."""
+    chunk, has_more = page_slice(ctx, items, default_limit)
+    body: dict[str, Any] = {"object": "list", "data": chunk, "has_more": has_more}
     if ids_in_body:
         body["first_id"] = chunk[0]["id"] if chunk else None
         body["last_id"] = chunk[-1]["id"] if chunk else None

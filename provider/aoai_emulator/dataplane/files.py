@@ -13,11 +13,12 @@ import httpx2
 
 from .. import errors, lifecycle
 from ..catalog import UPLOAD_PURPOSES
-from ..dataset_rules import check_dataset
-from ..http import Reply, public
+from ..http import Call, Reply, public
 from ..results import results_csv
+from ..service import Service
 from ..state import Obj
-from .context import Ctx, page
+from ..views import json_list
+from .context import PREFIX_RE, Ctx, page_slice
 
 EXPIRY_RANGE = (1_209_600, 2_592_000)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -36,19 +37,52 @@ def settle(ctx: Ctx, file: Obj, read: bool) -> None:
         svc.now(),
         svc.timings,
         svc.step(read),
-        check=lambda f: _verdict(svc.store.blob_path(f["id"]), f, svc.limits.min_examples),
+        check=lambda f: _verdict(ctx, f),
     )
 
 
-def _verdict(blob: Path, file: Obj, min_examples: int) -> list[str]:
+def _verdict(ctx: Ctx, file: Obj) -> list[str]:
     if file["purpose"] != "fine-tune":
         return []
-    with blob.open("rb") as stream:
-        verdict = check_dataset(stream, min_examples)
+    verdict = ctx.svc.verdicts.get(ctx.svc.store.blob_path(file["id"]), ctx.svc.limits.min_examples)
     file.update(_format=verdict.format, _examples=verdict.examples, _tokens=verdict.tokens)
     if verdict.errors:
         file["status_details"] = verdict.status_details()
     return verdict.errors
+
+
+def due_verdicts(svc: Service, call: Call) -> list[Path]:
+    """Blobs whose verdict ``call`` may need and nobody has computed yet (call with the service lock held).
+
+    Over-approximates: a verdict computed ahead is only CPU spent early, never a change of state.
+    """
+    m = PREFIX_RE.match(call.path)
+    if m is None:
+        return []
+    rest = m["rest"] or "/"
+    if call.method == "GET" and rest == "/files":
+        wanted = None
+    elif call.method == "GET" and rest.startswith("/files/") and rest.count("/") == 2:
+        wanted = rest[len("/files/") :]
+    elif call.method == "POST" and rest == "/fine_tuning/jobs":
+        wanted = None
+    else:
+        return []
+    account = svc.accounts.get(m["account"].lower())
+    if account is None:
+        return []
+    files: dict[str, Obj] = account["files"]
+    candidates = list(files.values()) if wanted is None else [f for f in (files.get(wanted),) if f is not None]
+    now, stepwise = svc.now(), svc.clock.stepwise and call.method == "GET"
+    due = []
+    for file in candidates:
+        if file["status"] != "pending" or file["purpose"] != "fine-tune":
+            continue
+        if stepwise or (not svc.clock.stepwise and now >= file["_since"] + svc.timings.file_processing):
+            blob = svc.store.blob_path(file["id"])
+            if not svc.verdicts.ready(blob, svc.limits.min_examples):
+                due.append(blob)
+    return due
 
 
 def get_file(ctx: Ctx, file_id: str) -> Obj:
@@ -200,7 +234,13 @@ def list_files(ctx: Ctx, _: dict[str, str]) -> Reply:
         raise errors.invalid_payload(f"'order' must be 'asc' or 'desc', not {order!r}.", "order")
     files = [f for f in ctx.account["files"].values() if purpose is None or f["purpose"] == purpose]
     files.sort(key=lambda f: (f["created_at"], f["_since"]), reverse=order == "desc")
-    return page(ctx, [_settled(ctx, f) for f in files], 10_000, ids_in_body=ctx.v1)
+    for file in files:
+        if file["status"] == "pending":  # settling a file in any other status changes nothing
+            settle(ctx, file, True)
+    chunk, has_more = page_slice(ctx, files, 10_000)
+    ids = (chunk[0]["id"] if chunk else None, chunk[-1]["id"] if chunk else None) if ctx.v1 else None
+    view = ctx.svc.views.file_json
+    return Reply(200, raw=json_list([view(f) for f in chunk], has_more, ids))
 
 
 def retrieve(ctx: Ctx, params: dict[str, str]) -> Reply:
@@ -212,6 +252,7 @@ def delete(ctx: Ctx, params: dict[str, str]) -> Reply:
     """``DELETE /files/{id}``: allowed even when a job used the file."""
     file = get_file(ctx, params["file"])
     del ctx.account["files"][file["id"]]
+    ctx.svc.verdicts.forget(ctx.svc.store.blob_path(file["id"]))
     ctx.svc.store.drop_blob(file["id"])
     return Reply(200, {"object": "file", "deleted": True, "id": file["id"]})
 

@@ -11,9 +11,8 @@ from ..catalog import DATED_VERSIONS, V1_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
 from . import files, jobs, models, uploads_api
-from .context import Ctx, Handler
+from .context import PREFIX_RE, Ctx, Handler
 
-PREFIX_RE = re.compile(r"^/(?P<account>[^/_][^/]*)/openai(?P<v1>/v1)?(?P<rest>/.*)?$")
 _ID = r"[^/]+"
 
 # (path regex, {method: (handler, dialects)}): dialects "d" dated, "v" v1.
