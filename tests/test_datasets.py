@@ -30,6 +30,7 @@ from pulumi_aoai_finetuning.datasets import (
     quick,
     rules,
     sha256_file,
+    typed,
     validate_file,
 )
 from pulumi_aoai_finetuning.datasets import cache as ds_cache
@@ -787,3 +788,120 @@ def test_cached_errors_name_the_path_as_given_this_time(tmp_path: Path, monkeypa
     monkeypatch.chdir(tmp_path)
     report = validate_file("train.jsonl")
     assert str(report.errors[0]).startswith("train.jsonl:10: chat.role: ")
+
+
+# --- the typed fast path never accepts what the detailed checker rejects -----------------------------------------
+
+
+def test_typed_decoder_accepts_only_what_the_detailed_checker_accepts() -> None:
+    """Thousands of mutated examples, alone and among good ones: whenever msgspec vouches, the detailed checker agrees."""
+    rng = random.Random(4321)
+    seeds = _seeds()
+    vouched = {"chat": 0, "completion": 0, "preference": 0}
+    for _ in range(6000):
+        fmt = rng.choice(["chat", "completion", "preference"])
+        pool = [s for s in seeds if rules._line_format(s) == fmt]
+        odd = _mutations(rng, rng.choice(pool))
+        if typed.vouch(fmt, orjson.dumps(odd), 1):
+            vouched[fmt] += 1
+            assert _detailed_accepts(odd, fmt), odd
+        lines = [orjson.dumps(rng.choice(pool)) for _ in range(rng.randint(0, 8))]
+        lines.insert(rng.randint(0, len(lines)), orjson.dumps(odd))
+        if typed.vouch(fmt, typed.SEPARATOR.join(lines), len(lines)):
+            assert _detailed_accepts(odd, fmt), odd
+    # The typed path must really vouch for some odd-but-valid examples, or the test above proves nothing.
+    assert min(vouched.values()) >= 10, vouched
+
+
+def test_typed_decoder_vouches_for_every_good_corpus_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each good file, every format and shape (tools, images, weights, BOM, CRLF), is accepted by the fast path."""
+    answers: list[bool] = []
+    real = typed.vouch
+
+    def spy(fmt: str, joined: bytes, lines: int) -> bool:
+        answers.append(real(fmt, joined, lines))
+        return answers[-1]
+
+    monkeypatch.setattr(typed, "vouch", spy)
+    for name in GOOD:
+        answers.clear()
+        report = validate_file(DATA / "good" / name, use_cache=False)
+        assert report.ok
+        assert answers
+        assert answers[-1], name  # the format was found and the whole file vouched for in one decode
+
+
+# Lines msgspec and orjson could read differently: the verdict must be the detailed checker's, whatever the path.
+TRICKY: list[tuple[str, bytes, str | None]] = [
+    (
+        "invalid UTF-8 in an unknown key",
+        b'{"messages": [{"role": "user", "content": "a", "x": "\xff"}, {"role": "assistant", "content": "b"}]}',
+        "encoding.utf8",
+    ),
+    (
+        "infinite number in tool parameters",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "tools": [{"type": "function", "function": {"name": "f", "parameters": {"x": 1e999}}}]}',
+        "json.syntax",
+    ),
+    (
+        "tool parameters an array",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "tools": [{"type": "function", "function": {"name": "f", "parameters": []}}]}',
+        "chat.tools",
+    ),
+    (
+        "duplicate key, the last one bad",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "messages": 5}',
+        "chat.messages-missing",
+    ),
+    (
+        "duplicate role, the last one user",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 1, "role": "user"}]}',
+        "chat.weight-role",
+    ),
+    (
+        "weight true",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": true}]}',
+        "chat.weight",
+    ),
+    (
+        "weight -0 is 0",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": -0}]}',
+        None,
+    ),
+    (
+        "lone surrogate escape",
+        b'{"messages": [{"role": "user", "content": "a\\ud800"}, {"role": "assistant", "content": "b"}]}',
+        "json.syntax",
+    ),
+    (
+        "assistant without content or tool calls",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant"}]}',
+        "chat.content-missing",
+    ),
+    (
+        "unknown keys are the detailed checker's business",
+        b'{"messages": [{"role": "user", "content": "a", "name": 1}, {"role": "assistant", "content": "b", "refusal": null}], "metadata": {}}',
+        None,
+    ),
+    (
+        "no assistant, not last either",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]}',
+        "chat.no-assistant",
+    ),
+]
+
+
+@pytest.mark.parametrize("where", ["first-chunk", "later-chunk"])
+@pytest.mark.parametrize(("line", "rule"), [(line, rule) for _, line, rule in TRICKY], ids=[t[0] for t in TRICKY])
+def test_lines_the_decoders_could_read_differently_get_the_detailed_verdict(
+    tmp_path: Path, line: bytes, rule: str | None, where: str
+) -> None:
+    """Each tricky line, among good lines, is judged as the detailed checker judges it, at its line."""
+    before = 20 if where == "first-chunk" else 3 * ds_scan._CHUNK // 100
+    good = [orjson.dumps(chat(i)) for i in range(before)]
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(b"\n".join([*good, line, *good[-20:]]) + b"\n")
+    report = validate_file(path, use_cache=False)
+    expected = [] if rule is None else [(rule, before + 1)]
+    assert [(e.rule, e.line) for e in report.errors] == expected
+    assert report.examples == before + 20 + (rule is None)

@@ -106,6 +106,7 @@ _Messages = Annotated[list[_Message], Meta(min_length=1)]
 class _Chat(Struct, **_STRICT):
     messages: _Messages
     tools: list[_ToolDef] | UnsetType = UNSET
+    parallel_tool_calls: bool | UnsetType = UNSET
 
 
 class _Completion(Struct, **_STRICT):
