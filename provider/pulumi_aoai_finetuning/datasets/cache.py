@@ -37,7 +37,7 @@ _MAX_BYTES = 64 << 20  # about 100,000 typical entries
 _MAX_AGE_S = 90 * 86400
 _SWEEP_EVERY = 256  # misses between sweeps: the directory holds at most this many entries over the bound
 _TOUCH_AFTER_S = 3600  # a hit refreshes the entry's recency only when it is older than this
-_STALE_TMP_S = 3600  # a temporary file this old was left by a writer that died
+_STALE_TMP_S = 3600  # a temporary or claimed file this old was left by a process that died
 _JOURNAL = ".misses"
 
 
@@ -175,7 +175,7 @@ def store(path: str, before: os.stat_result, after: os.stat_result, max_errors: 
         os.replace(tmp, entry_file(path))  # atomic: a reader sees the old entry or the new one, never half
         tmp = None
         if _count_miss(folder) >= _SWEEP_EVERY:
-            sweep(folder)
+            _sweep_once(folder)
     except OSError:
         pass
     finally:
@@ -194,16 +194,20 @@ def _count_miss(folder: Path) -> int:
         os.close(fd)
 
 
+def _sweep_once(folder: Path) -> None:
+    """Sweep, unless another process or thread claimed the same full journal first."""
+    claimed = folder / f"{_JOURNAL}.{os.getpid()}.{threading.get_ident()}"
+    try:
+        os.replace(folder / _JOURNAL, claimed)  # atomic: only one sweeper gets a given journal
+    except OSError:
+        return
+    sweep(folder)
+    _unlink(str(claimed))
+
+
 def sweep(folder: Path | None = None) -> None:
     """Evict entries unused for too long, then the least recently used ones until the total fits the bound."""
     folder = directory() if folder is None else folder
-    claimed = folder / f"{_JOURNAL}.{os.getpid()}.{threading.get_ident()}"
-    try:
-        os.replace(folder / _JOURNAL, claimed)  # only one sweeper gets a given journal
-    except FileNotFoundError:
-        return  # another process or thread is sweeping
-    except OSError:
-        pass  # an unwritable directory: sweep what can be swept
     now = time.time()
     entries: list[tuple[float, int, str]] = []
     with contextlib.suppress(OSError), os.scandir(folder) as it:
@@ -214,8 +218,8 @@ def sweep(folder: Path | None = None) -> None:
                 continue
             if item.name.endswith(".json"):
                 entries.append((st.st_mtime, st.st_size, item.path))
-            elif item.name.endswith(".tmp") and now - st.st_mtime > _STALE_TMP_S:
-                _unlink(item.path)
+            elif item.name.startswith((".entry-", f"{_JOURNAL}.")) and now - st.st_mtime > _STALE_TMP_S:
+                _unlink(item.path)  # left by a writer or a sweeper that died
     entries.sort(reverse=True)  # the most recently used first
     total = 0
     full = False
@@ -225,7 +229,6 @@ def sweep(folder: Path | None = None) -> None:
             _unlink(file)
         else:
             total += size
-    _unlink(str(claimed))
 
 
 def _unlink(file: str) -> None:
