@@ -58,6 +58,7 @@ def main() -> int:
         ),
         ("No-op preview (check + diff, warm cache)", lambda: bench_check_diff.run(workdir, size_mb=size_mb)),
         ("Waiting on a job (FineTuningJob's poller)", lambda: bench_wait.run(workdir)),
+        ("Verdict cache (datasets/cache.py)", lambda: __import__("benchmarks.bench_cache").bench_cache.run(workdir)),
     ):
         print(f"== {title}", flush=True)
         rows = bench()
