@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from itertools import chain, repeat
-from operator import attrgetter, is_not, itemgetter
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_, is_not, itemgetter
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -128,6 +128,7 @@ class _Preference(Struct, **_STRICT):
 _messages = attrgetter("messages")
 _content = attrgetter("content")
 _tools = attrgetter("tools")
+_tool_calls = attrgetter("tool_calls")
 _completion = attrgetter("completion")
 _input = attrgetter("input")
 _preferred = attrgetter("preferred_output")
@@ -138,9 +139,8 @@ _ASSISTANT_ONLY = frozenset({_Assistant})
 
 def _contents_ok(messages: list[Any]) -> bool:
     """Every message without content is an assistant message that calls tools."""
-    if all(map(is_not, map(_content, messages), repeat(None))):  # identity tests: no rich comparison
-        return True
-    return all(m.tool_calls is not UNSET for m in messages if m.content is None)
+    missing = list(compress(messages, map(is_, map(_content, messages), repeat(None))))  # identity tests only
+    return not missing or all(map(is_not, map(_tool_calls, missing), repeat(UNSET)))
 
 
 def _tools_ok(tool_lists: list[Any]) -> bool:
