@@ -179,7 +179,7 @@ class _Scan:
             self.example_bytes += len(data)
             return
         try:
-            values = orjson.loads(b"[" + joined + b"]")
+            values = orjson.loads(b"".join((b"[", joined, b"]")))
         except orjson.JSONDecodeError:
             values = None
         if values is None or len(values) != 2 * n - 1 or values[1::2].count(self.sentinel) != n - 1:
