@@ -2,9 +2,10 @@
 
 The schema mirrors the detailed checker (``rules``) but is stricter: every struct forbids unknown fields and
 every accepted field is materialised and typed, so msgspec's own checks (UTF-8, JSON syntax, types, tags,
-lengths, patterns) see every byte of an accepted line. Whatever the schema cannot express is checked on the
-decoded chunk with C-level ``map``/``set`` operations (an assistant in each chat example, content on every
-message without tool calls, tool parameters that are JSON objects). When anything is off, the chunk is
+lengths, patterns) see every byte of an accepted line. What the schema cannot express is checked as an
+assistant message is decoded (content, or else tool calls) or on the decoded chunk with C-level
+``map``/``set`` operations (an assistant in each chat example, tool parameters that are JSON objects,
+completions that are not blank). When anything is off, the chunk is
 refused and the caller parses it again with orjson, where the quick checks (``quick``) and the detailed
 checker find and word the problem: this path only ever says "all valid". Structs are not tracked by the
 garbage collector (``gc=False``), which is most of the speed: they only hold strings, ints and lists.
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from itertools import chain, compress, repeat
-from operator import attrgetter, is_, is_not, itemgetter
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -79,10 +80,15 @@ class _Tool(Struct, tag="tool", **_MESSAGE):
 
 
 class _Assistant(Struct, tag="assistant", **_MESSAGE):
-    content: _Content | None = None  # None only with tool_calls: checked on the chunk
+    content: _Content | None = None
     weight: Literal[0, 1] | UnsetType = UNSET
     tool_calls: Annotated[list[_ToolCall], Meta(min_length=1)] | UnsetType = UNSET
     name: str | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        # Cheaper here, on assistant messages only, than in a pass over every message of the chunk.
+        if self.content is None and self.tool_calls is UNSET:
+            raise ValueError("an assistant message needs content or tool calls")
 
 
 class _FunctionDef(Struct, **_STRICT):
@@ -137,12 +143,6 @@ _last = itemgetter(-1)
 _ASSISTANT_ONLY = frozenset({_Assistant})
 
 
-def _contents_ok(messages: list[Any]) -> bool:
-    """Every message without content is an assistant message that calls tools."""
-    missing = list(compress(messages, map(is_, map(_content, messages), repeat(None))))  # identity tests only
-    return not missing or all(map(is_not, map(_tool_calls, missing), repeat(UNSET)))
-
-
 def _tools_ok(tool_lists: list[Any]) -> bool:
     """Every tool definition's parameters, when given, are a JSON object (as orjson reads those bytes)."""
     for tools in tool_lists:
@@ -168,9 +168,7 @@ def _chat_ok(objs: list[Any]) -> bool:
     ):
         return False
     tools = list(map(_tools, objs))
-    return _contents_ok(list(chain.from_iterable(per_example))) and (
-        tools.count(UNSET) == len(tools) or _tools_ok(tools)
-    )
+    return tools.count(UNSET) == len(tools) or _tools_ok(tools)
 
 
 def _completion_ok(objs: list[Any]) -> bool:
@@ -183,9 +181,8 @@ def _preference_ok(objs: list[Any]) -> bool:
     answers = list(chain.from_iterable(chain(map(_preferred, objs), map(_non_preferred, objs))))
     if not set(map(type, answers)) <= _ASSISTANT_ONLY:
         return False
-    prompts = list(chain.from_iterable(map(_messages, given)))
     tools = list(map(_tools, given))
-    return _contents_ok(prompts) and _contents_ok(answers) and (tools.count(UNSET) == len(tools) or _tools_ok(tools))
+    return tools.count(UNSET) == len(tools) or _tools_ok(tools)
 
 
 class _Format:
