@@ -5,10 +5,10 @@ every accepted field is materialised and typed, so msgspec's own checks (UTF-8, 
 lengths, patterns) see every byte of an accepted line. What the schema cannot express is checked as an
 assistant message is decoded (content, or else tool calls) or on the decoded chunk with C-level
 ``map``/``set`` operations (an assistant in each chat example, tool parameters that are JSON objects,
-completions that are not blank). When anything is off, the chunk is
-refused and the caller parses it again with orjson, where the quick checks (``quick``) and the detailed
-checker find and word the problem: this path only ever says "all valid". Structs are not tracked by the
-garbage collector (``gc=False``), which is most of the speed: they only hold strings, ints and lists.
+completions that are not blank). When anything is off, the chunk is refused and the caller parses it again
+with orjson, where the quick checks (``quick``) and the detailed checker find and word the problem: this path
+only ever says "all valid". Structs are not tracked by the garbage collector (``gc=False``): they hold only
+strings, ints and lists, never a cycle.
 """
 
 from __future__ import annotations
