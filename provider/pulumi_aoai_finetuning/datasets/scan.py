@@ -1,7 +1,7 @@
 """One pass over a dataset file: read it in blocks, hash every byte, and check its lines a chunk at a time.
 
 The file is read in 1 MiB blocks; a helper thread hashes each block (hashlib releases the GIL, so hashing
-overlaps parsing on a second core). Whole lines are grouped into chunks of about 64 KiB, and each chunk is
+overlaps parsing on a second core). Whole lines are grouped into chunks of about 256 KiB, and each chunk is
 checked by the first of these that accepts it:
 
 1. the typed decoder (``typed``): one msgspec call decodes the chunk into schema types, or refuses it;
