@@ -16,7 +16,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks import bench_check_diff, bench_emulator, bench_upload, bench_validate, bench_wait  # noqa: E402
+from benchmarks import (  # noqa: E402
+    bench_cache,
+    bench_check_diff,
+    bench_emulator,
+    bench_upload,
+    bench_validate,
+    bench_wait,
+)
 
 MARK = "<!-- results -->"
 
@@ -62,6 +69,7 @@ def main() -> int:
             "Emulator speed (vs a trivial uvicorn app, a raw socket sink)",
             lambda: bench_emulator.run(workdir, size_mb=size_mb),
         ),
+        ("Verdict cache (datasets/cache.py)", lambda: bench_cache.run(workdir)),
     ):
         print(f"== {title}", flush=True)
         rows = bench()

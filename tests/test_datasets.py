@@ -1,4 +1,4 @@
-"""The dataset validator: its rules (corpus-driven), its hash, its cache, its fast paths and its parallel scan.
+"""The dataset validator: its rules (corpus-driven), its hash, its cache and its fast paths.
 
 The corpus in ``tests/data`` is shared with other tools (the ``aoai-ft validate`` CLI): ``bad/EXPECTED.json``
 maps each bad file to the one rule it breaks and the line where it does; ``good/EXPECTED.json`` gives each
@@ -21,16 +21,21 @@ from typing import Any
 import orjson
 import pytest
 
-from pulumi_aoai_finetuning import datasets
 from pulumi_aoai_finetuning.datasets import (
     MAX_BYTES,
     MIN_EXAMPLES,
     RULES,
     DatasetError,
     DatasetReport,
+    quick,
+    rules,
     sha256_file,
+    typed,
     validate_file,
 )
+from pulumi_aoai_finetuning.datasets import cache as ds_cache
+from pulumi_aoai_finetuning.datasets import scan as ds_scan
+from pulumi_aoai_finetuning.datasets import validate as ds_validate
 
 DATA = Path(__file__).parent / "data"
 BAD = json.loads((DATA / "bad" / "EXPECTED.json").read_text())
@@ -44,10 +49,9 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     """Every test gets its own disk cache and an empty in-process cache, so no verdict leaks between tests."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("AOAI_FT_CACHE_DIR", str(cache))
-    monkeypatch.delenv("AOAI_FT_VALIDATE_WORKERS", raising=False)
-    datasets._MEMORY.clear()
+    ds_cache._MEMORY.clear()
     yield cache
-    datasets._MEMORY.clear()
+    ds_cache._MEMORY.clear()
 
 
 def age(path: Path, seconds: int = 3600) -> None:
@@ -75,8 +79,8 @@ class CountingScan:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls = 0
-        self.real = datasets._scan
-        monkeypatch.setattr(datasets, "_scan", self)
+        self.real = ds_validate._scan
+        monkeypatch.setattr(ds_validate, "_scan", self)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
@@ -308,12 +312,12 @@ VARIANTS: list[tuple[str, Any, str]] = [
 ]
 
 
-@pytest.mark.parametrize("before", [10, 2000], ids=["first-chunk", "later-chunk"])
+@pytest.mark.parametrize("before", [10, 6000], ids=["first-chunk", "later-chunk"])
 @pytest.mark.parametrize(("line", "rule"), [(line, rule) for _, line, rule in VARIANTS], ids=[v[0] for v in VARIANTS])
 def test_rule_variants_are_caught_at_their_line(tmp_path: Path, line: Any, rule: str, before: int) -> None:
-    """Other ways to break the rules, after 10 good lines (detailed checks) or 2000 (the bulk checks' territory)."""
+    """Other ways to break the rules, after 10 good lines (detailed checks) or 6000 (the fast paths' territory)."""
     path = write_lines(tmp_path / "train.jsonl", [*[chat(i) for i in range(before)], line, chat(0)])
-    assert before < 100 or path.stat().st_size > 2 * datasets._CHUNK
+    assert before < 100 or path.stat().st_size > 2 * ds_scan._CHUNK
     report = validate_file(path, use_cache=False)
     assert [(e.rule, e.line) for e in report.errors] == [(rule, before + 1)]
     assert report.examples == before + 1
@@ -403,7 +407,7 @@ def test_directory_is_not_a_file(tmp_path: Path) -> None:
 def test_too_large_is_decided_from_the_size_without_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A file at or over max_bytes is refused from its size: the scan never runs."""
     path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)])
-    monkeypatch.setattr(datasets, "_scan", lambda *a, **k: pytest.fail("the file was read"))
+    monkeypatch.setattr(ds_validate, "_scan", lambda *a, **k: pytest.fail("the file was read"))
     report = validate_file(path, max_bytes=path.stat().st_size)
     assert [e.rule for e in report.errors] == ["dataset.too-large"]
     assert report.size == path.stat().st_size
@@ -480,7 +484,7 @@ def test_lines_across_block_and_chunk_boundaries_keep_their_numbers(tmp_path: Pa
             "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 5}]
         }
     path = write_lines(tmp_path / "big.jsonl", lines, final_newline=False)
-    assert path.stat().st_size > 3 * datasets._BLOCK
+    assert path.stat().st_size > 3 * ds_scan._BLOCK
     report = validate_file(path, use_cache=False)
     assert [(e.rule, e.line) for e in report.errors] == [("chat.weight", n) for n in bad_at]
     assert report.examples == 3000 - len(bad_at)
@@ -509,7 +513,7 @@ def test_a_failing_hash_thread_never_blocks_the_reader_and_its_error_surfaces() 
         def update(self, block: bytes) -> None:
             raise MemoryError("no room")
 
-    hasher = datasets._Hasher()
+    hasher = ds_scan._Hasher()
     hasher._hash = Broken()  # type: ignore[assignment]
     for _ in range(20):
         hasher.update(b"x" * 4096)
@@ -575,11 +579,11 @@ def _seeds() -> list[Any]:
 
 
 def _detailed_accepts(obj: Any, fmt: str) -> bool:
-    if not isinstance(obj, dict) or datasets._line_format(obj) != fmt:
+    if not isinstance(obj, dict) or rules._line_format(obj) != fmt:
         return False
     try:
-        datasets._CHECKS[fmt](obj)
-    except datasets._Bad:
+        rules._CHECKS[fmt](obj)
+    except rules._Bad:
         return False
     return True
 
@@ -592,15 +596,15 @@ def test_quick_checks_accept_only_what_the_detailed_checker_accepts() -> None:
     bulk_vouched = {"chat": 0, "completion": 0, "preference": 0}
     for _ in range(9000):
         fmt = rng.choice(["chat", "completion", "preference"])
-        pool = [s for s in seeds if datasets._line_format(s) == fmt]
+        pool = [s for s in seeds if rules._line_format(s) == fmt]
         odd = _mutations(rng, rng.choice(pool))
-        if datasets._FAST[fmt](odd):
+        if quick._FAST[fmt](odd):
             vouched[fmt] += 1
             assert _detailed_accepts(odd, fmt), odd
         # One odd example among good ones: the bulk check must not vouch for the chunk, or the example must pass.
         chunk = [rng.choice(pool) for _ in range(rng.randint(0, 8))]
         chunk.insert(rng.randint(0, len(chunk)), odd)
-        rest = datasets._BULK[fmt](chunk)
+        rest = quick._BULK[fmt](chunk)
         if rest is not None and chunk.index(odd) not in rest:
             bulk_vouched[fmt] += 1
             assert _detailed_accepts(odd, fmt), odd
@@ -608,8 +612,8 @@ def test_quick_checks_accept_only_what_the_detailed_checker_accepts() -> None:
     assert min(vouched.values()) >= 10, vouched
     assert min(bulk_vouched.values()) >= 10, bulk_vouched
     plain = [chat(i) for i in range(20)]
-    assert datasets._chat_bulk(plain) == []
-    assert datasets._chat_bulk([*plain, {"messages": plain[0]["messages"], "tools": []}]) == [20]
+    assert quick._chat_bulk(plain) == []
+    assert quick._chat_bulk([*plain, {"messages": plain[0]["messages"], "tools": []}]) == [20]
 
 
 # --- the cache -------------------------------------------------------------------------------------------------
@@ -636,13 +640,13 @@ def test_another_process_reuses_the_disk_cache(tmp_path: Path, cache_dir: Path) 
     copy.write_bytes(path.read_bytes())
     age(copy)
     here = validate_file(copy)
-    assert (cache_dir / "datasets.json").is_file()
+    assert ds_cache.entry_file(os.path.abspath(copy)).is_file()
     code = (
         "import sys, orjson\n"
-        "from pulumi_aoai_finetuning import datasets\n"
+        "from pulumi_aoai_finetuning.datasets import validate\n"
         "def boom(*a, **k): raise SystemExit('the file was read')\n"
-        "datasets._scan = boom\n"
-        "sys.stdout.buffer.write(orjson.dumps(datasets.validate_file(sys.argv[1]).to_json()))\n"
+        "validate._scan = boom\n"
+        "sys.stdout.buffer.write(orjson.dumps(validate.validate_file(sys.argv[1]).to_json()))\n"
     )
     env = {**os.environ, "AOAI_FT_CACHE_DIR": str(cache_dir)}
     out = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, env=env, check=True, timeout=60)
@@ -679,28 +683,38 @@ def test_a_file_written_moments_ago_is_not_cached(tmp_path: Path, monkeypatch: p
 def test_corrupt_or_foreign_cache_files_are_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache_dir: Path
 ) -> None:
-    """Garbage, an old version, or a malformed entry: the file is read, the verdict is right, the cache repaired."""
+    """Garbage, an old version, another path's or a malformed entry: the file is read, the verdict right, the entry repaired."""
     path = write_lines(tmp_path / "train.jsonl", [chat(i) for i in range(10)])
     age(path)
-    cache_file = cache_dir / "datasets.json"
-    cache_dir.mkdir()
-    st = path.stat()
     key = os.path.abspath(path)
-    bad_entry = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "max_errors": 20, "report": {"size": "big"}}
+    cache_file = ds_cache.entry_file(key)
+    cache_file.parent.mkdir(parents=True)
+    st = path.stat()
+    good = {
+        "version": ds_cache._VERSION,
+        "path": key,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ino": st.st_ino,
+        "ctime_ns": st.st_ctime_ns,
+        "max_errors": 20,
+        "report": validate_file(path, use_cache=False).to_json(),
+    }
     scans = CountingScan(monkeypatch)
     for content in (
         b"\x00\xffnot json",
         b"[]",
-        b'{"version": 999, "entries": {}}',
-        orjson.dumps({"version": datasets._CACHE_VERSION, "entries": {key: bad_entry}}),
+        orjson.dumps({**good, "version": 999}),
+        orjson.dumps({**good, "path": "/elsewhere"}),
+        orjson.dumps({**good, "report": {"size": "big"}}),
     ):
         cache_file.write_bytes(content)
-        datasets._MEMORY.clear()
+        ds_cache._MEMORY.clear()
         report = validate_file(path)
         assert report.ok
         assert report.examples == 10
-    assert scans.calls == 4
-    assert orjson.loads(cache_file.read_bytes())["entries"][key]["size"] == st.st_size
+    assert scans.calls == 5
+    assert orjson.loads(cache_file.read_bytes())["report"]["size"] == st.st_size
 
 
 def test_an_unusable_cache_location_is_not_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -723,12 +737,12 @@ def test_cache_location_follows_the_environment(tmp_path: Path, monkeypatch: pyt
     monkeypatch.delenv("AOAI_FT_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     validate_file(path)
-    assert (tmp_path / "xdg" / "pulumi-aoai-finetuning" / "datasets.json").is_file()
+    assert ds_cache.usage(tmp_path / "xdg" / "pulumi-aoai-finetuning" / "datasets")[0] == 1
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    datasets._MEMORY.clear()
+    ds_cache._MEMORY.clear()
     validate_file(path)
-    assert (tmp_path / "home" / ".cache" / "pulumi-aoai-finetuning" / "datasets.json").is_file()
+    assert ds_cache.usage(tmp_path / "home" / ".cache" / "pulumi-aoai-finetuning" / "datasets")[0] == 1
 
 
 def test_cached_verdict_answers_new_thresholds_and_rescans_for_more_errors(
@@ -762,7 +776,7 @@ def test_use_cache_false_neither_reads_nor_writes_the_cache(
     validate_file(path, use_cache=False)
     assert scans.calls == 2
     assert not cache_dir.exists()
-    assert not datasets._MEMORY
+    assert not ds_cache._MEMORY
 
 
 def test_cached_errors_name_the_path_as_given_this_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -776,86 +790,118 @@ def test_cached_errors_name_the_path_as_given_this_time(tmp_path: Path, monkeypa
     assert str(report.errors[0]).startswith("train.jsonl:10: chat.role: ")
 
 
-# --- large files: child processes check later parts -----------------------------------------------------------
+# --- the typed fast path never accepts what the detailed checker rejects -----------------------------------------
 
 
-@pytest.fixture
-def parallel(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make every file 'large' and use two child processes."""
-    monkeypatch.setattr(datasets, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setenv("AOAI_FT_VALIDATE_WORKERS", "2")
+def test_typed_decoder_accepts_only_what_the_detailed_checker_accepts() -> None:
+    """Thousands of mutated examples, alone and among good ones: whenever msgspec vouches, the detailed checker agrees."""
+    rng = random.Random(4321)
+    seeds = _seeds()
+    vouched = {"chat": 0, "completion": 0, "preference": 0}
+    for _ in range(6000):
+        fmt = rng.choice(["chat", "completion", "preference"])
+        pool = [s for s in seeds if rules._line_format(s) == fmt]
+        odd = _mutations(rng, rng.choice(pool))
+        if typed.vouch(fmt, orjson.dumps(odd), 1):
+            vouched[fmt] += 1
+            assert _detailed_accepts(odd, fmt), odd
+        lines = [orjson.dumps(rng.choice(pool)) for _ in range(rng.randint(0, 8))]
+        lines.insert(rng.randint(0, len(lines)), orjson.dumps(odd))
+        if typed.vouch(fmt, typed.SEPARATOR.join(lines), len(lines)):
+            assert _detailed_accepts(odd, fmt), odd
+    # The typed path must really vouch for some odd-but-valid examples, or the test above proves nothing.
+    assert min(vouched.values()) >= 10, vouched
 
 
-def _big_dataset(tmp_path: Path, bad_lines: dict[int, Any], n: int = 4000) -> Path:
-    lines: list[Any] = [chat(i) for i in range(n)]
-    for number, line in bad_lines.items():
-        lines[number - 1] = line
-    return write_lines(tmp_path / "big.jsonl", lines)
+def test_typed_decoder_vouches_for_every_good_corpus_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each good file, every format and shape (tools, images, weights, BOM, CRLF), is accepted by the fast path."""
+    answers: list[bool] = []
+    real = typed.vouch
+
+    def spy(fmt: str, joined: bytes, lines: int) -> bool:
+        answers.append(real(fmt, joined, lines))
+        return answers[-1]
+
+    monkeypatch.setattr(typed, "vouch", spy)
+    for name in GOOD:
+        answers.clear()
+        report = validate_file(DATA / "good" / name, use_cache=False)
+        assert report.ok
+        assert answers
+        assert answers[-1], name  # the format was found and the whole file vouched for in one decode
 
 
-def _same_report(a: DatasetReport, b: DatasetReport) -> None:
-    assert (a.errors, a.truncated, a.examples, a.format, a.sha256, a.size) == (
-        b.errors,
-        b.truncated,
-        b.examples,
-        b.format,
-        b.sha256,
-        b.size,
-    )
-    assert abs(a.tokens_estimate - b.tokens_estimate) <= a.size // 100  # an estimate, computed per chunk
+# Lines msgspec and orjson could read differently: the verdict must be the detailed checker's, whatever the path.
+TRICKY: list[tuple[str, bytes, str | None]] = [
+    (
+        "invalid UTF-8 in an unknown key",
+        b'{"messages": [{"role": "user", "content": "a", "x": "\xff"}, {"role": "assistant", "content": "b"}]}',
+        "encoding.utf8",
+    ),
+    (
+        "infinite number in tool parameters",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "tools": [{"type": "function", "function": {"name": "f", "parameters": {"x": 1e999}}}]}',
+        "json.syntax",
+    ),
+    (
+        "tool parameters an array",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "tools": [{"type": "function", "function": {"name": "f", "parameters": []}}]}',
+        "chat.tools",
+    ),
+    (
+        "duplicate key, the last one bad",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}], "messages": 5}',
+        "chat.messages-missing",
+    ),
+    (
+        "duplicate role, the last one user",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 1, "role": "user"}]}',
+        "chat.weight-role",
+    ),
+    (
+        "weight true",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": true}]}',
+        "chat.weight",
+    ),
+    (
+        "weight -0 is 0",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": -0}]}',
+        None,
+    ),
+    (
+        "lone surrogate escape",
+        b'{"messages": [{"role": "user", "content": "a\\ud800"}, {"role": "assistant", "content": "b"}]}',
+        "json.syntax",
+    ),
+    (
+        "assistant without content or tool calls",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant"}]}',
+        "chat.content-missing",
+    ),
+    (
+        "unknown keys are the detailed checker's business",
+        b'{"messages": [{"role": "user", "content": "a", "name": 1}, {"role": "assistant", "content": "b", "refusal": null}], "metadata": {}}',
+        None,
+    ),
+    (
+        "no assistant, not last either",
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]}',
+        "chat.no-assistant",
+    ),
+]
 
 
-@pytest.mark.usefixtures("parallel")
-def test_parallel_scan_reports_what_a_sequential_scan_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Errors in every part of the file keep their line numbers; truncation works across the parts."""
-    weight = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 9}]}
-    path = _big_dataset(tmp_path, {5: weight, 1800: "", 2500: "{oops", 3999: {"prompt": "p", "completion": "c"}})
-    spawned: list[list[str]] = []
-    real_popen = subprocess.Popen
-
-    def spy(args: list[str], **kwargs: Any) -> Any:
-        spawned.append(args)
-        return real_popen(args, **kwargs)
-
-    monkeypatch.setattr(datasets.subprocess, "Popen", spy)
-    parallel = validate_file(path, use_cache=False)
-    assert len(spawned) == 2  # the children really ran
-    monkeypatch.setenv("AOAI_FT_VALIDATE_WORKERS", "0")
-    sequential = validate_file(path, use_cache=False)
-    _same_report(parallel, sequential)
-    assert [(e.rule, e.line) for e in parallel.errors] == [
-        ("chat.weight", 5),
-        ("line.blank", 1800),
-        ("json.syntax", 2500),
-        ("format.mixed", 3999),
-    ]
-    sequential_truncated = validate_file(path, use_cache=False, max_errors=2)
-    monkeypatch.setenv("AOAI_FT_VALIDATE_WORKERS", "2")
-    parallel_truncated = validate_file(path, use_cache=False, max_errors=2)
-    _same_report(parallel_truncated, sequential_truncated)
-    assert [e.line for e in parallel_truncated.errors] == [5, 1800]
-    assert parallel_truncated.truncated
-    assert len(spawned) == 4
-
-
-@pytest.mark.usefixtures("parallel")
-def test_parallel_scan_falls_back_when_a_child_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A child that crashes (or cannot start) costs time, not correctness: its part is checked here."""
-    path = _big_dataset(tmp_path, {3500: {"messages": []}})
-    monkeypatch.setattr(datasets, "_WORKER_CODE", "import sys; sys.exit(3)")
-    crashed = validate_file(path, use_cache=False)
-    assert [(e.rule, e.line) for e in crashed.errors] == [("chat.messages-empty", 3500)]
-    assert crashed.examples == 3999
-    monkeypatch.setattr(datasets.sys, "executable", str(tmp_path / "no-such-python"))
-    assert validate_file(path, use_cache=False).errors == crashed.errors
-
-
-@pytest.mark.usefixtures("parallel")
-def test_parallel_scan_stops_where_a_sequential_scan_stops(tmp_path: Path) -> None:
-    """A pretty-printed tail (json.multiline) in a later part ends the line checks there, as it would in order."""
-    path = _big_dataset(tmp_path, {})
-    with path.open("a") as f:
-        f.write(json.dumps(chat(1), indent=2) + "\n")
-        f.write(json.dumps({"messages": []}) + "\n")
+@pytest.mark.parametrize("where", ["first-chunk", "later-chunk"])
+@pytest.mark.parametrize(("line", "rule"), [(line, rule) for _, line, rule in TRICKY], ids=[t[0] for t in TRICKY])
+def test_lines_the_decoders_could_read_differently_get_the_detailed_verdict(
+    tmp_path: Path, line: bytes, rule: str | None, where: str
+) -> None:
+    """Each tricky line, among good lines, is judged as the detailed checker judges it, at its line."""
+    before = 20 if where == "first-chunk" else 3 * ds_scan._CHUNK // 100
+    good = [orjson.dumps(chat(i)) for i in range(before)]
+    path = tmp_path / "train.jsonl"
+    path.write_bytes(b"\n".join([*good, line, *good[-20:]]) + b"\n")
     report = validate_file(path, use_cache=False)
-    assert [(e.rule, e.line) for e in report.errors] == [("json.multiline", 4001)]
+    expected = [] if rule is None else [(rule, before + 1)]
+    assert [(e.rule, e.line) for e in report.errors] == expected
+    assert report.examples == before + 20 + (rule is None)
