@@ -16,7 +16,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks import bench_check_diff, bench_upload, bench_validate, bench_wait  # noqa: E402
+from benchmarks import bench_check_diff, bench_concurrency, bench_upload, bench_validate, bench_wait  # noqa: E402
 
 MARK = "<!-- results -->"
 
@@ -58,6 +58,7 @@ def main() -> int:
         ),
         ("No-op preview (check + diff, warm cache)", lambda: bench_check_diff.run(workdir, size_mb=size_mb)),
         ("Waiting on a job (FineTuningJob's poller)", lambda: bench_wait.run(workdir)),
+        ("Many jobs waiting in one plugin (plugin_threads.py)", lambda: bench_concurrency.run(workdir)),
     ):
         print(f"== {title}", flush=True)
         rows = bench()

@@ -16,8 +16,8 @@ import pytest
 
 from aoai_emulator.catalog import Timings
 from pulumi_aoai_finetuning import FineTuningJob, TrainingFile
-from pulumi_aoai_finetuning.plugin_threads import SWITCH
-from pulumi_aoai_finetuning.testing import DynamicPlugin, EmulatedAccount, EngineReplay, Step
+from pulumi_aoai_finetuning.plugin_threads import LIMIT_KEY, SWITCH
+from pulumi_aoai_finetuning.testing import DynamicPlugin, EmulatedAccount, EngineReplay, ProviderError, Step
 
 from .conftest import SECRET_KEYS, PluginFactory
 
@@ -136,24 +136,50 @@ def test_check_of_another_resource_answers_while_eight_jobs_wait(
     _finish(results, threads)
 
 
+def _waves(plugin: DynamicPlugin, acct: EmulatedAccount, dataset: Path, n: int, at_once: int) -> list[int]:
+    """Run ``n`` waiting creates when only ``at_once`` can run; the submission times of the jobs, in order."""
+    engine = EngineReplay(plugin)
+    file_id = _upload(engine, acct, dataset)
+    results, threads = _start_jobs(engine, acct, file_id, n)
+    _until(f"the first wave of {at_once} jobs polled", lambda: len(_polled(acct)) == at_once)
+    assert len(acct.objects("jobs")) == at_once, f"{at_once} threads, all waiting: no other create has started"
+    acct.emulator.advance(at_once * PER_JOB)
+    _until(f"the second wave, {n - at_once} jobs, polled", lambda: len(_polled(acct)) == n)
+    acct.emulator.advance((n - at_once) * PER_JOB)
+    _finish(results, threads)
+    return sorted(job["created_at"] for job in acct.objects("jobs").values())
+
+
 def test_turned_off_it_warns_once_and_trains_in_waves_of_four(
     manual_account: EmulatedAccount, dataset: Path, tmp_path: Path
 ) -> None:
     """Without the wider pool (the SDK's server as it is) eight jobs train four at a time, with one warning."""
     with DynamicPlugin(manual_account.stack_config(), secrets=SECRET_KEYS, cwd=tmp_path, env={SWITCH: "off"}) as plugin:
-        engine = EngineReplay(plugin)
-        file_id = _upload(engine, manual_account, dataset)
-        results, threads = _start_jobs(engine, manual_account, file_id, 8)
-        _until("the first wave of 4 jobs polled", lambda: len(_polled(manual_account)) == 4)
-        assert len(manual_account.objects("jobs")) == 4, "the SDK's 4 threads are all waiting"
-        manual_account.emulator.advance(4 * PER_JOB)
-        _until("the second wave of 4 jobs polled", lambda: len(_polled(manual_account)) == 8)
-        manual_account.emulator.advance(4 * PER_JOB)
-        _finish(results, threads)
-        waves = sorted(job["created_at"] for job in manual_account.objects("jobs").values())
-        assert waves[:4] == [waves[0]] * 4
-        assert waves[4:] == [int(waves[0] + 4 * PER_JOB)] * 4
+        waves = _waves(plugin, manual_account, dataset, 8, 4)
+        assert waves == [waves[0]] * 4 + [int(waves[0] + 4 * PER_JOB)] * 4
         warnings = [line for line in plugin.stderr().splitlines() if line.startswith("warning:")]
         assert len(warnings) == 1, plugin.stderr()
         assert f"turned off by {SWITCH}=off" in warnings[0]
         assert "keeps the Pulumi SDK's 4 threads" in warnings[0]
+
+
+def test_max_parallel_operations_bounds_the_calls_at_once(
+    manual_account: EmulatedAccount, make_plugin: PluginFactory, dataset: Path
+) -> None:
+    """With azure-openai:maxParallelOperations = 6, eight jobs are waited for six at a time."""
+    plugin = make_plugin(manual_account, **{LIMIT_KEY: "6"})
+    waves = _waves(plugin, manual_account, dataset, 8, 6)
+    assert waves == [waves[0]] * 6 + [int(waves[0] + 6 * PER_JOB)] * 2
+
+
+@pytest.mark.parametrize("value", ["three", "2", "1.5"])
+def test_a_bad_max_parallel_operations_fails_naming_the_key_and_the_rule(
+    account: EmulatedAccount, make_plugin: PluginFactory, dataset: Path, value: str
+) -> None:
+    """A bad setting fails every call with the key, the rule and the value, before any request."""
+    engine = EngineReplay(make_plugin(account, **{LIMIT_KEY: value}))
+    with pytest.raises(ProviderError) as info:
+        engine.plan("train", TrainingFile, {"endpoint": account.endpoint, "path": str(dataset)})
+    assert f"{LIMIT_KEY} must be a whole number of at least 4" in info.value.details
+    assert repr(value) in info.value.details
+    assert account.requests() == []
