@@ -63,8 +63,8 @@ def limit_from(get: Callable[[str], str | None]) -> int:
 def widen(get: Callable[[str], str | None]) -> int | None:
     """Let the plugin's gRPC server run up to the configured number of calls at once; once per process.
 
-    Returns the server's worker limit after the change, or ``None`` when the server was left as it is (with
-    one warning saying why).
+    Returns the server's worker limit after the change; ``None`` when an earlier call already did it, or when
+    the server was left as it is (with one warning saying why).
     """
     global _settled  # noqa: PLW0603 - one server per plugin process: it is widened once
     limit = limit_from(get)
@@ -72,19 +72,22 @@ def widen(get: Callable[[str], str | None]) -> int | None:
         if _settled:
             return None
         _settled = True
-    found = _server_executor()
-    if isinstance(found, str):
-        pulumi.log.warn(
-            f"pulumi_aoai_finetuning: the plugin keeps the Pulumi SDK's {SDK_WORKERS} threads, so at most "
-            f"{SDK_WORKERS} resources are created, waited for or checked at once: {found}"
-        )
-        return None
-    with found._shutdown_lock:  # submit() reads _max_workers under this lock
-        found._max_workers = max(found._max_workers, limit)
-        # Calls queued before the change get a worker now rather than at the next submit.
-        for _ in range(min(found._work_queue.qsize(), found._max_workers)):
-            found._adjust_thread_count()
-        return int(found._max_workers)
+    try:
+        found = _server_executor()
+        if not isinstance(found, str):
+            with found._shutdown_lock:  # submit() reads _max_workers under this lock
+                found._max_workers = max(found._max_workers, limit)
+                # Calls queued before the change get a worker now rather than at the next submit.
+                for _ in range(min(found._work_queue.qsize(), found._max_workers)):
+                    found._adjust_thread_count()
+                return int(found._max_workers)
+    except Exception as exc:  # whatever changed, the plugin must go on as the SDK made it
+        found = f"{type(exc).__name__}: {exc}"
+    pulumi.log.warn(
+        f"pulumi_aoai_finetuning: the plugin keeps the Pulumi SDK's {SDK_WORKERS} threads, so at most "
+        f"{SDK_WORKERS} resources are created, waited for or checked at once: {found}"
+    )
+    return None
 
 
 def _server_executor() -> Any:
