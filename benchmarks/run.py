@@ -19,6 +19,7 @@ sys.path.insert(0, str(HERE.parent))
 from benchmarks import (  # noqa: E402
     bench_cache,
     bench_check_diff,
+    bench_concurrency,
     bench_emulator,
     bench_upload,
     bench_validate,
@@ -70,6 +71,7 @@ def main() -> int:
             lambda: bench_emulator.run(workdir, size_mb=size_mb),
         ),
         ("Verdict cache (datasets/cache.py)", lambda: bench_cache.run(workdir)),
+        ("Many jobs waiting in one plugin (plugin_threads.py)", lambda: bench_concurrency.run(workdir)),
     ):
         print(f"== {title}", flush=True)
         rows = bench()

@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, ConfigureRequest, DiffResult, ResourceProvider
 
-from .. import config
+from .. import config, plugin_threads
 from ..client import (
     ACCOUNT_ID_RE,
     ArmClient,
@@ -122,6 +122,7 @@ class Provider(ResourceProvider):
     def configure(self, req: ConfigureRequest) -> None:
         """Remember the stack config for this process: credentials are read from it per call."""
         config.set_stack_config(req.config.get)
+        plugin_threads.widen(req.config.get)  # waiting creates must not hold all of the server's threads
 
 
 def data_client(endpoint: str, settings: config.Settings) -> DataPlaneClient:
