@@ -58,6 +58,7 @@ class Stack:
             "azure-openai:armEndpoint": self.url,
             "azure-openai:pollIntervalSeconds": "0.01",
             "azure-openai:pollMaxSeconds": "0.05",
+            **kwargs.pop("config", {}),
         }
         secrets = {"azure-openai:armToken": ARM_TOKEN, **self.extra_secrets, **kwargs.pop("secrets", {})}
         return run_program(command, self.program, self.state, config=config, secrets=secrets, stack=self.name, **kwargs)
@@ -76,6 +77,11 @@ class Stack:
         response.raise_for_status()
         accounts: list[dict[str, Any]] = response.json()["accounts"]
         return accounts
+
+    def objects_of(self, account: str, kind: str) -> dict[str, Any]:
+        """An account's ``files``, ``jobs`` or ``deployments`` as the emulator holds them."""
+        found: dict[str, Any] = self.emulator.state()["accounts"][account.lower()][kind]
+        return found
 
     def resources(self) -> list[dict[str, Any]]:
         """The state file's resources."""
@@ -311,7 +317,14 @@ def test_a_stack_reference_reads_another_stacks_outputs(deployed: tuple[Stack, P
         "dev = pulumi.StackReference('organization/tiny-finetune/dev')\n"
         "pulumi.export('model', dev.get_output('fine_tuned_model'))\n"
     )
-    result = run_program("up", program, tmp_path / "prod.json", stack="prod", stack_references={"dev": stack.state})
+    result = run_program(
+        "up",
+        program,
+        tmp_path / "prod.json",
+        stack="prod",
+        stack_references={"dev": stack.state},
+        config={"azure-openai:armEndpoint": stack.url},
+    )
     assert result.outputs == {"model": first.outputs["fine_tuned_model"]}
 
 
@@ -323,18 +336,21 @@ def test_unmodelled_resource_type_fails_naming_the_type(emulator: tuple[Emulator
     (program / "__main__.py").write_text(
         "import pulumi\npulumi.CustomResource('random:index/randomPet:RandomPet', 'pet', {})\n"
     )
+    url = emulator[1]
     with pytest.raises(HarnessError, match=r"random:index/randomPet:RandomPet is not modelled"):
-        run_program("up", program, tmp_path / "pets.json")
+        run_program("up", program, tmp_path / "pets.json", config={"azure-openai:armEndpoint": url})
 
     cli = subprocess.run(
         [
             sys.executable,
             "-m",
-            "pulumi_aoai_finetuning.testing.program",
+            "pulumi_aoai_finetuning.testing.program",  # the module's own name still runs it, without a warning
             "up",
             str(program),
             "--state",
             str(tmp_path / "cli.json"),
+            "--config",
+            f"azure-openai:armEndpoint={url}",
         ],
         capture_output=True,
         check=False,
@@ -343,6 +359,7 @@ def test_unmodelled_resource_type_fails_naming_the_type(emulator: tuple[Emulator
     )
     assert cli.returncode == 1
     assert "random:index/randomPet:RandomPet is not modelled" in cli.stderr
+    assert "Warning" not in cli.stderr, cli.stderr
 
 
 def test_cli_runs_up_and_prints_steps_and_outputs(stack: Stack) -> None:
@@ -351,7 +368,7 @@ def test_cli_runs_up_and_prints_steps_and_outputs(stack: Stack) -> None:
         [
             sys.executable,
             "-m",
-            "pulumi_aoai_finetuning.testing.program",
+            "pulumi_aoai_finetuning.testing",
             "up",
             str(stack.program),
             "--state",
@@ -377,3 +394,93 @@ def test_cli_runs_up_and_prints_steps_and_outputs(stack: Stack) -> None:
     assert model is not None, cli.stdout
     assert MODEL_RE.fullmatch(model[1])
     assert ARM_TOKEN not in cli.stdout + cli.stderr
+    assert "Warning" not in cli.stderr, cli.stderr
+
+
+# --- safe by default ----------------------------------------------------------------------------------------
+
+
+def harness_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The harness's command line, one process per command as the CLI runs."""
+    return subprocess.run(
+        [sys.executable, "-m", "pulumi_aoai_finetuning.testing", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_an_arm_endpoint_off_this_machine_is_refused_before_any_request(stack: Stack) -> None:
+    """The emulator reached through a non-loopback address is refused without a request; --allow-azure lets it."""
+    off_machine = stack.url.replace("127.0.0.1", "0.0.0.0")  # noqa: S104 - Linux delivers it to the local emulator
+    config = {"azure-openai:armEndpoint": off_machine}
+    with pytest.raises(HarnessError) as refused:
+        run_program("up", TINY, stack.state, config=config, secrets={"azure-openai:armToken": ARM_TOKEN})
+    assert f"azure-openai:armEndpoint is {off_machine}" in str(refused.value)
+    assert "--allow-azure" in str(refused.value)
+    assert stack.emulator.requests() == []
+    assert not stack.state.exists()
+
+    allowed = run_program(
+        "up",
+        TINY,
+        stack.state,
+        config={**config, "azure-openai:pollIntervalSeconds": "0.01", "azure-openai:pollMaxSeconds": "0.05"},
+        secrets={"azure-openai:armToken": ARM_TOKEN},
+        allow_azure=True,
+    )
+    assert MODEL_RE.fullmatch(allowed.outputs["fine_tuned_model"])  # the same config reaches the emulator when allowed
+
+
+def test_a_stack_without_an_arm_endpoint_is_refused_naming_the_key_and_the_flags(tmp_path: Path) -> None:
+    """No armEndpoint means Azure's own ARM: refused, from the API and the command line, before any state is made."""
+    with pytest.raises(HarnessError, match=r"azure-openai:armEndpoint is not set(.|\n)*--emulator(.|\n)*--allow-azure"):
+        run_program("up", TINY, tmp_path / "dev.json")
+    cli = harness_cli("preview", str(TINY), "--state", str(tmp_path / "cli.json"))
+    assert cli.returncode == 1
+    assert "azure-openai:armEndpoint is not set" in cli.stderr
+    assert "Warning" not in cli.stderr, cli.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_data_plane_endpoint_off_this_machine_is_refused_before_any_request(stack: Stack, tmp_path: Path) -> None:
+    """A training file whose endpoint is not on this machine fails the preview of `up`: nothing is uploaded."""
+    account = stack.emulator.seed_account("remote", "eastus2")
+    program = tmp_path / "remote"
+    program.mkdir()
+    shutil.copy(TINY / "train.jsonl", program / "train.jsonl")
+    (program / "Pulumi.yaml").write_text("name: remote\nruntime: python\n")
+    (program / "__main__.py").write_text(
+        "import pulumi\n"
+        "from pulumi_aoai_finetuning import TrainingFile\n"
+        "TrainingFile('train', endpoint=pulumi.Config().require('endpoint'), path='train.jsonl')\n"
+    )
+    stack.program = program
+    since = stack.mark()
+    remote = account["endpoint"].replace("127.0.0.1", "0.0.0.0")  # noqa: S104 - the emulator, by another address
+    with pytest.raises(HarnessError, match=r"TrainingFile::train: property endpoint is http://0\.0\.0\.0"):
+        stack.run("up", config={"endpoint": remote}, secrets={"azure-openai:apiKey": account["keys"][0]})
+    assert stack.emulator.requests()[since:] == []
+    assert stack.objects_of("remote", "files") == {}
+
+
+def test_emulator_flag_serves_the_stack_from_a_private_emulator_across_commands(tmp_path: Path) -> None:
+    """`up --emulator` then `destroy --emulator`: one private emulator's state, kept beside the stack's state."""
+    state = tmp_path / "dev.json"
+    up = harness_cli("up", str(TINY), "--state", str(state), "--emulator")
+    assert up.returncode == 0, up.stderr
+    assert "Warning" not in up.stderr, up.stderr
+    model = re.search(r'^\s+fine_tuned_model: "(\S+)"$', up.stdout, re.M)
+    assert model is not None, up.stdout
+    assert MODEL_RE.fullmatch(model[1])
+    endpoint = json.loads(state.read_text())["outputs"]["endpoint"]
+    assert endpoint.startswith("http://127.0.0.1:")
+    held = json.loads((tmp_path / "dev.json.emulator" / "state.json").read_text())
+    assert len(held["accounts"]) == 1
+
+    destroy = harness_cli("destroy", str(TINY), "--state", str(state), "--emulator")
+    assert destroy.returncode == 0, destroy.stderr
+    assert json.loads(state.read_text())["resources"] == []
+    held = json.loads((tmp_path / "dev.json.emulator" / "state.json").read_text())
+    assert held["accounts"] == {}

@@ -30,8 +30,15 @@ Not modelled: parallel steps, aliases, ``replace_on_changes``, imports and ``.ge
 resources, nested paths in ``ignore_changes``, pending operations of interrupted runs, and any resource type
 other than the ones above (they fail naming the type).
 
-CLI: ``python -m pulumi_aoai_finetuning.testing.program up PROGRAM_DIR --state FILE --stack NAME
---config k=v --secret k=v [--stack-ref NAME=STATE_FILE]``.
+Safe by default: the harness calls only endpoints on this machine. A stack whose ``azure-openai:armEndpoint``
+is not a loopback URL (or is not set: Azure's own ARM) is refused before any request, and so is a dynamic
+resource whose ``endpoint`` is off the machine, unless ``--allow-azure`` (``allow_azure=True``) is given.
+``--emulator`` (``emulator=True``) serves the command from a private emulator instead, its state kept in
+``<state file>.emulator/`` (so that the next command on the stack finds the same accounts on the same
+port), and points ``armEndpoint``, ``armToken`` and the data-plane keys at it.
+
+CLI: ``python -m pulumi_aoai_finetuning.testing up PROGRAM_DIR --state FILE --stack NAME --config k=v
+--secret k=v [--stack-ref NAME=STATE_FILE] [--emulator | --allow-azure]``.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -67,7 +75,9 @@ from ..client.dataplane import normalize_endpoint
 from ..client.errors import AzureOpenAIError, NotFoundError
 from ..client.retry import RetryPolicy
 from ..resources._common import is_unknown, plain
+from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
 from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
+from .safety import ARM_ENDPOINT_KEY, NotLoopbackError, require_loopback_arm, require_loopback_properties
 
 COMMANDS = ("up", "preview", "refresh", "destroy")
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
@@ -345,6 +355,8 @@ class _Context:
     stack_references: dict[str, Path]
     keys_from_arm: bool
     on_step: Callable[[ProgramStep], None] | None = None
+    allow_azure: bool = False
+    emulator: bool = False  # a private emulator serves the run: list its accounts' keys, whatever is configured
 
     def __post_init__(self) -> None:
         try:
@@ -353,10 +365,8 @@ class _Context:
             raise HarnessError(f"stack config: {exc}") from None
         self.subscription = self.config.get("azure-native:subscriptionId") or DEFAULT_SUBSCRIPTION
         # Stand in for Entra ID only where a real stack would need it: no key configured anywhere.
-        self.fetch_keys = (
-            self.keys_from_arm
-            and not self.config.get("azure-openai:apiKey")
-            and not os.environ.get("AZURE_OPENAI_API_KEY")
+        self.fetch_keys = self.keys_from_arm and (
+            self.emulator or (not self.config.get("azure-openai:apiKey") and not os.environ.get("AZURE_OPENAI_API_KEY"))
         )
         try:
             configured = json.loads(self.config.get(_API_KEYS) or "{}")
@@ -376,6 +386,16 @@ class _Context:
     def close(self) -> None:
         if self._arm is not None:
             self._arm.close()
+
+    def guard(self, urn: str, *properties: Mapping[str, Any]) -> None:
+        """Refuse a resource whose endpoints are off this machine, unless calling Azure was allowed."""
+        if self.allow_azure:
+            return
+        for props in properties:
+            try:
+                require_loopback_properties(urn, props)
+            except NotLoopbackError as exc:
+                raise HarnessError(str(exc)) from None
 
 
 # --- ARM (azure-native resources) ------------------------------------------------------------------------
@@ -825,6 +845,8 @@ class _Deployment:
                     news.pop(key, None)
         olds = old.unsealed(old.inputs, news) if old is not None else {}
         checked = provider.check(res, olds, news)
+        if isinstance(provider, _Dynamic):
+            self.ctx.guard(reg.urn, checked)
         res.inputs = checked
         if old is None:
             return self._create(res, provider, "create")
@@ -879,7 +901,10 @@ class _Deployment:
         if res.retain_on_delete or not res.custom:
             return
         try:
-            self._provider(res.type).delete(res)
+            provider = self._provider(res.type)
+            if isinstance(provider, _Dynamic):
+                self.ctx.guard(res.urn, res.inputs, res.outputs)
+            provider.delete(res)
         except Exception as exc:
             raise _failure(res.urn, exc) from None
 
@@ -917,6 +942,7 @@ class _Deployment:
             provider = self._provider(res.type)
             try:
                 if isinstance(provider, _Dynamic):
+                    self.ctx.guard(res.urn, res.inputs, res.outputs)
                     new_id, outputs, inputs = provider.read(res)
                 else:
                     (new_id, outputs), inputs = provider.read(res), None
@@ -1138,15 +1164,73 @@ def run_program(
     stack_references: Mapping[str, str | os.PathLike[str]] | None = None,
     keys_from_arm: bool = True,
     on_step: Callable[[ProgramStep], None] | None = None,
+    allow_azure: bool = False,
+    emulator: bool = False,
 ) -> ProgramResult:
     """Run ``up``, ``preview``, ``refresh`` or ``destroy`` of a Python Pulumi program; raise :class:`HarnessError`.
 
     ``config`` is the stack config (``pulumi config set``); ``secrets`` names the keys of ``config`` that are
     secret, or maps secret keys to their values (``pulumi config set --secret``). Bare keys belong to the
     project's namespace. ``Pulumi.<stack>.yaml`` in the project supplies plain values underneath.
+
+    Only endpoints on this machine are called unless ``allow_azure``; ``emulator`` serves the run from a
+    private emulator whose state is kept beside the state file (``<state>.emulator/``).
     """
     if command not in COMMANDS:
         raise HarnessError(f"unknown command {command!r}; use one of {', '.join(COMMANDS)}")
+    with ExitStack() as served:
+        if emulator:
+            try:
+                url = served.enter_context(private_emulator(Path(f"{Path(state_file).resolve()}.emulator")))
+            except OSError as exc:
+                raise HarnessError(str(exc)) from None
+            config, secrets = _emulator_config(url, config, secrets)
+        return _run_command(
+            command,
+            program_dir,
+            state_file,
+            config=config,
+            secrets=secrets,
+            stack=stack,
+            stack_references=stack_references,
+            keys_from_arm=keys_from_arm,
+            on_step=on_step,
+            allow_azure=allow_azure,
+            emulator=emulator,
+        )
+
+
+def _emulator_config(
+    url: str, config: Mapping[str, str] | None, secrets: AbstractSet[str] | Mapping[str, str] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The stack config pointed at a private emulator: its ARM, a token it accepts, quick polling.
+
+    Keys configured for real accounts are dropped: the harness lists the emulator's through its ARM.
+    """
+    dropped = ("azure-openai:apiKey", "azure-openai:apiKeys")
+    values = {**FAST_POLLING, **{k: v for k, v in (config or {}).items() if k not in dropped}, ARM_ENDPOINT_KEY: url}
+    if isinstance(secrets, Mapping):
+        secret_values = {k: str(v) for k, v in secrets.items()}
+    else:
+        secret_values = {k: values.pop(k) for k in secrets or () if k in values}
+    secret_values = {k: v for k, v in secret_values.items() if k not in dropped}
+    return values, {**secret_values, "azure-openai:armToken": ARM_TOKEN}
+
+
+def _run_command(
+    command: str,
+    program_dir: str | os.PathLike[str],
+    state_file: str | os.PathLike[str],
+    *,
+    config: Mapping[str, str] | None,
+    secrets: AbstractSet[str] | Mapping[str, str] | None,
+    stack: str,
+    stack_references: Mapping[str, str | os.PathLike[str]] | None,
+    keys_from_arm: bool,
+    on_step: Callable[[ProgramStep], None] | None,
+    allow_azure: bool,
+    emulator: bool,
+) -> ProgramResult:
     project = Project.load(program_dir)
     file_config, secure = project.stack_config(stack)
     values = {**file_config, **{project.qualify(k): str(v) for k, v in (config or {}).items()}}
@@ -1172,7 +1256,15 @@ def run_program(
         {k: Path(v).resolve() for k, v in (stack_references or {}).items()},
         keys_from_arm,
         on_step,
+        allow_azure,
+        emulator,
     )
+    if not allow_azure:
+        configured = bool(values.get(ARM_ENDPOINT_KEY) or os.environ.get("AZURE_OPENAI_ARM_ENDPOINT"))
+        try:
+            require_loopback_arm(ctx.settings.arm_endpoint, configured)
+        except NotLoopbackError as exc:
+            raise HarnessError(str(exc)) from None
     state = _State.load(state_path, project.name, stack)
     deployment = _Deployment(ctx, state, command)
     outputs: dict[str, Any] = {}
@@ -1237,9 +1329,9 @@ def _print_step(step: ProgramStep) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pulumi_aoai_finetuning.testing.program up|preview|refresh|destroy PROGRAM_DIR ...``."""
+    """``python -m pulumi_aoai_finetuning.testing up|preview|refresh|destroy PROGRAM_DIR ...``."""
     parser = argparse.ArgumentParser(
-        prog="python -m pulumi_aoai_finetuning.testing.program",
+        prog="python -m pulumi_aoai_finetuning.testing",
         description="Run a Python Pulumi program like the CLI would, against the real dynamic-provider "
         "plugin and an ARM endpoint (the emulator's), keeping the state in a JSON file.",
     )
@@ -1253,6 +1345,16 @@ def main(argv: list[str] | None = None) -> int:
         "--stack-ref", type=_pair, action="append", default=[], metavar="NAME=STATE_FILE", help="a StackReference"
     )
     parser.add_argument("--no-arm-keys", action="store_true", help="never list account keys through ARM")
+    parser.add_argument(
+        "--emulator",
+        action="store_true",
+        help="serve the run from a private emulator (its state kept in STATE.emulator/) and point the stack at it",
+    )
+    parser.add_argument(
+        "--allow-azure",
+        action="store_true",
+        help="allow endpoints off this machine (real Azure, billed); without it only loopback ones are called",
+    )
     args = parser.parse_args(argv)
     title = {"up": "Updating", "preview": "Previewing update", "refresh": "Refreshing", "destroy": "Destroying"}
     print(f"{title[args.command]} ({args.stack}):", flush=True)
@@ -1267,6 +1369,8 @@ def main(argv: list[str] | None = None) -> int:
             stack_references=dict(args.stack_ref),
             keys_from_arm=not args.no_arm_keys,
             on_step=_print_step,
+            allow_azure=args.allow_azure,
+            emulator=args.emulator,
         )
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -1292,4 +1396,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this copy's: the package imports this module, and two copies of
+    # its classes in one process would not recognise each other's errors.
+    from pulumi_aoai_finetuning.testing.program import main as _main
+
+    sys.exit(_main())
