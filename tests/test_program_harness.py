@@ -484,3 +484,52 @@ def test_emulator_flag_serves_the_stack_from_a_private_emulator_across_commands(
     assert json.loads(state.read_text())["resources"] == []
     held = json.loads((tmp_path / "dev.json.emulator" / "state.json").read_text())
     assert held["accounts"] == {}
+
+
+# --- up previews first ----------------------------------------------------------------------------------
+
+
+def with_deployment(stack: Stack, tmp_path: Path, capacity: int) -> Path:
+    """The tiny program with a Deployment of its fine-tuned model appended as the program's last resource."""
+    program = tmp_path / "program"
+    shutil.copytree(TINY, program)
+    main = program / "__main__.py"
+    main.write_text(
+        main.read_text().replace("import FineTuningJob, TrainingFile", "import Deployment, FineTuningJob, TrainingFile")
+        + "Deployment('serve', account_id=account.id, deployment_name='tiny', model=job.fine_tuned_model, "
+        f"capacity={capacity})\n"
+    )
+    stack.program = program
+    return program
+
+
+def test_up_stops_at_the_preview_when_the_last_resource_fails_check(stack: Stack, tmp_path: Path) -> None:
+    """A Deployment with capacity -1, last in the program: up fails in its preview; nothing is created or stored."""
+    with_deployment(stack, tmp_path, capacity=-1)
+    with pytest.raises(HarnessError, match=r"Deployment::serve: the inputs failed Check:\n\s+capacity: "):
+        stack.run("up")
+    assert stack.mutations(0) == []  # the emulator's request log: no POST, PUT, PATCH or DELETE at all
+    assert stack.accounts() == []
+    assert stack.emulator.state()["resource_groups"] == {}
+    assert not stack.state.exists()
+
+
+def test_skip_preview_creates_until_the_failing_check_as_the_cli_does(stack: Stack, tmp_path: Path) -> None:
+    """With skip_preview (the CLI's --skip-preview) the same program creates everything before the Deployment."""
+    with_deployment(stack, tmp_path, capacity=-1)
+    with pytest.raises(HarnessError, match=r"Deployment::serve: the inputs failed Check"):
+        stack.run("up", skip_preview=True)
+    (account,) = stack.accounts()
+    assert len(training_files(stack, account)) == 1
+    assert [r["urn"].rsplit("::", 1)[1] for r in stack.resources()] == list(TYPES)
+
+
+def test_up_reports_its_preview_then_carries_it_out(stack: Stack, tmp_path: Path) -> None:
+    """The preview of `up` plans five creates, carrying out none; the update then does those five."""
+    with_deployment(stack, tmp_path, capacity=1)
+    seen: list[tuple[str, str, bool]] = []
+    result = stack.run("up", on_step=lambda step: seen.append((step.name, step.op, step.preview)))
+    names = [*TYPES, "serve"]
+    assert [(s.name, s.op, s.preview) for s in result.preview] == [(n, "create", True) for n in names]
+    assert [(s.name, s.op, s.preview) for s in result.steps] == [(n, "create", False) for n in names]
+    assert seen == [(n, "create", True) for n in names] + [(n, "create", False) for n in names]

@@ -13,6 +13,9 @@ echoing inputs (``reference/pulumi-dynamic.md`` §3(b)+(c)):
   by the ARM endpoint in ``azure-openai:armEndpoint`` (the emulator's), with the outputs the azure-native
   SDK expects, auto-naming included; ``azure-native:authorization:getClientConfig`` and
   ``azure-native:cognitiveservices:listAccountKeys`` are answered too;
+* ``up`` previews first, as the CLI does: the whole program runs once with Check and Diff only (outputs
+  not known yet are unknown), and a failed Check anywhere stops it before any change; then it runs again
+  for real. ``skip_preview=True`` (``--skip-preview``) goes straight to the update, as the CLI's flag does;
 * resources left out of the program are deleted at the end of ``up`` (in reverse order); ``preview`` runs
   Check and Diff only; ``refresh`` reads every resource; ``destroy`` deletes everything in reverse order;
 * the state (ids, inputs, outputs, dependencies, stack outputs) lives in a JSON file between commands.
@@ -38,7 +41,7 @@ resource whose ``endpoint`` is off the machine, unless ``--allow-azure`` (``allo
 port), and points ``armEndpoint``, ``armToken`` and the data-plane keys at it.
 
 CLI: ``python -m pulumi_aoai_finetuning.testing up PROGRAM_DIR --state FILE --stack NAME --config k=v
---secret k=v [--stack-ref NAME=STATE_FILE] [--emulator | --allow-azure]``.
+--secret k=v [--stack-ref NAME=STATE_FILE] [--emulator | --allow-azure] [--skip-preview]``.
 """
 
 from __future__ import annotations
@@ -122,6 +125,7 @@ class ProgramStep(NamedTuple):
 
     urn: str
     op: str
+    preview: bool = False  # planned by a preview (``preview``, or the one ``up`` runs first), not carried out
 
     @property
     def name(self) -> str:
@@ -150,6 +154,7 @@ class ProgramResult:
     secret_outputs: set[str] = field(default_factory=set)
     drift: list[str] = field(default_factory=list)  # refresh: URNs whose outputs changed
     diagnostics: str = ""  # what the dynamic-provider plugin printed (the CLI shows it as diagnostics)
+    preview: list[ProgramStep] = field(default_factory=list)  # up: the steps its preview planned
 
     def ops(self) -> dict[str, str]:
         """The op of each resource by logical name (a replacement's ``delete-replaced`` left out)."""
@@ -603,9 +608,9 @@ ACCOUNT_OUTPUTS = ("etag", "identity", "kind", "location", "name", "properties",
 class _Dynamic:
     """Dynamic resources through one real plugin per command, started when first needed."""
 
-    def __init__(self, ctx: _Context, find_account: Callable[[str], _Res | None]) -> None:
+    def __init__(self, ctx: _Context) -> None:
         self.ctx = ctx
-        self.find_account = find_account
+        self.find_account: Callable[[str], _Res | None] = lambda _endpoint: None  # set by the deployment
         self.plugin: DynamicPlugin | None = None
         self.plugin_keys: dict[str, str] = {}
         self.diagnostics: list[str] = []
@@ -749,7 +754,7 @@ class _Registration:
 class _Deployment:
     """One command's run over the stack's state: the steps, the new state, the providers."""
 
-    def __init__(self, ctx: _Context, state: _State, command: str) -> None:
+    def __init__(self, ctx: _Context, state: _State, command: str, dynamic: _Dynamic) -> None:
         self.ctx = ctx
         self.command = command
         self.preview = command == "preview"
@@ -764,10 +769,8 @@ class _Deployment:
         self.lock = threading.Lock()
         self.error: HarnessError | None = None
         self.azure = _AzureNative(ctx)
-        self.dynamic = _Dynamic(ctx, self.find_account)
-
-    def close(self) -> None:
-        self.dynamic.close()
+        self.dynamic = dynamic
+        dynamic.find_account = self.find_account
 
     def find_account(self, endpoint: str) -> _Res | None:
         """The stack's account with this data-plane endpoint (new state first)."""
@@ -784,7 +787,7 @@ class _Deployment:
         return None
 
     def _step(self, urn: str, op: str) -> None:
-        step = ProgramStep(urn, op)
+        step = ProgramStep(urn, op, self.preview)
         self.steps.append(step)
         if self.ctx.on_step is not None:
             self.ctx.on_step(step)
@@ -1166,6 +1169,7 @@ def run_program(
     on_step: Callable[[ProgramStep], None] | None = None,
     allow_azure: bool = False,
     emulator: bool = False,
+    skip_preview: bool = False,
 ) -> ProgramResult:
     """Run ``up``, ``preview``, ``refresh`` or ``destroy`` of a Python Pulumi program; raise :class:`HarnessError`.
 
@@ -1197,6 +1201,7 @@ def run_program(
             on_step=on_step,
             allow_azure=allow_azure,
             emulator=emulator,
+            skip_preview=skip_preview,
         )
 
 
@@ -1230,6 +1235,7 @@ def _run_command(
     on_step: Callable[[ProgramStep], None] | None,
     allow_azure: bool,
     emulator: bool,
+    skip_preview: bool,
 ) -> ProgramResult:
     project = Project.load(program_dir)
     file_config, secure = project.stack_config(stack)
@@ -1265,52 +1271,66 @@ def _run_command(
             require_loopback_arm(ctx.settings.arm_endpoint, configured)
         except NotLoopbackError as exc:
             raise HarnessError(str(exc)) from None
-    state = _State.load(state_path, project.name, stack)
-    deployment = _Deployment(ctx, state, command)
+    dynamic = _Dynamic(ctx)  # one plugin for the whole command, preview and update alike
+    try:
+        return _execute(ctx, command, dynamic, skip_preview)
+    finally:
+        dynamic.close()
+        ctx.close()
+
+
+def _program(ctx: _Context, deployment: _Deployment) -> tuple[dict[str, Any], set[str]]:
+    """Run the program under ``deployment``, then delete what it left out; the stack outputs."""
+    try:
+        outputs = _run(ctx, deployment, preview=deployment.preview)
+    except Exception as exc:
+        if deployment.error is not None:
+            raise deployment.error from None
+        if isinstance(exc, HarnessError):
+            raise
+        raise HarnessError(f"the program failed: {type(exc).__name__}: {exc}") from exc
+    deployment.finish_up()
+    return outputs
+
+
+def _execute(ctx: _Context, command: str, dynamic: _Dynamic, skip_preview: bool) -> ProgramResult:
+    """One command over the stack's state file."""
+    state_path = ctx.state_file
+    planned: list[ProgramStep] = []
+    if command == "up" and not skip_preview:
+        # The CLI's `up` previews the whole program first: a failed Check anywhere stops it before any change.
+        plan = _Deployment(ctx, _State.load(state_path, ctx.project.name, ctx.stack), "preview", dynamic)
+        _program(ctx, plan)
+        planned = plan.steps
+    state = _State.load(state_path, ctx.project.name, ctx.stack)
+    deployment = _Deployment(ctx, state, command, dynamic)
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
-    try:
-        if command in ("up", "preview"):
-            try:
-                try:
-                    outputs, secret_outputs = _run(ctx, deployment, preview=command == "preview")
-                except Exception as exc:
-                    if deployment.error is not None:
-                        raise deployment.error from None
-                    if isinstance(exc, HarnessError):
-                        raise
-                    raise HarnessError(f"the program failed: {type(exc).__name__}: {exc}") from exc
-                deployment.finish_up()
-                if command == "up":
-                    state.outputs, state.secret_outputs = outputs, sorted(secret_outputs)
-            finally:
-                if command == "up":  # the engine saves what it did, even when a step failed
-                    state.resources = deployment.new_state()
-                    state.save(state_path)
-        elif command == "refresh":
-            try:
-                deployment.refresh()
-            finally:
+    if command in ("up", "preview"):
+        try:
+            outputs, secret_outputs = _program(ctx, deployment)
+            if command == "up":
+                state.outputs, state.secret_outputs = outputs, sorted(secret_outputs)
+        finally:
+            if command == "up":  # the engine saves what it did, even when a step failed
+                state.resources = deployment.new_state()
                 state.save(state_path)
-            secret_outputs = set(state.secret_outputs)
-            outputs = {k: REDACTED if k in secret_outputs else v for k, v in state.outputs.items()}
-        else:
-            try:
-                deployment.destroy()
-                state.outputs, state.secret_outputs = {}, []
-            finally:
-                state.save(state_path)
-    finally:
-        deployment.close()
-        ctx.close()
+    elif command == "refresh":
+        try:
+            deployment.refresh()
+        finally:
+            state.save(state_path)
+        secret_outputs = set(state.secret_outputs)
+        outputs = {k: REDACTED if k in secret_outputs else v for k, v in state.outputs.items()}
+    else:
+        try:
+            deployment.destroy()
+            state.outputs, state.secret_outputs = {}, []
+        finally:
+            state.save(state_path)
+    diagnostics = "".join(dynamic.diagnostics) + (dynamic.plugin.stderr() if dynamic.plugin else "")
     return ProgramResult(
-        command,
-        stack,
-        deployment.steps,
-        outputs,
-        secret_outputs,
-        deployment.drift,
-        "".join(deployment.dynamic.diagnostics),
+        command, ctx.stack, deployment.steps, outputs, secret_outputs, deployment.drift, diagnostics, planned
     )
 
 
@@ -1324,8 +1344,26 @@ def _pair(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _print_step(step: ProgramStep) -> None:
-    print(f"    {_SYMBOLS.get(step.op, '?'):>2} {step.op:<16} {step.type:<48} {step.name}", flush=True)
+class _StepPrinter:
+    """Prints each step as it happens, under a heading when the command moves from its preview to its update."""
+
+    TITLES = {"up": "Updating", "preview": "Previewing update", "refresh": "Refreshing", "destroy": "Destroying"}
+
+    def __init__(self, command: str, stack: str) -> None:
+        self.command = command
+        self.stack = stack
+        self.heading = ""
+
+    def __call__(self, step: ProgramStep) -> None:
+        """Print one step."""
+        self.head("preview" if step.preview else self.command)
+        print(f"    {_SYMBOLS.get(step.op, '?'):>2} {step.op:<16} {step.type:<48} {step.name}", flush=True)
+
+    def head(self, phase: str) -> None:
+        """Print the heading of ``phase`` unless it is the current one."""
+        if phase != self.heading:
+            self.heading = phase
+            print(f"{self.TITLES[phase]} ({self.stack}):", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1355,9 +1393,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="allow endpoints off this machine (real Azure, billed); without it only loopback ones are called",
     )
+    parser.add_argument("--skip-preview", action="store_true", help="up: do not preview the program first")
     args = parser.parse_args(argv)
-    title = {"up": "Updating", "preview": "Previewing update", "refresh": "Refreshing", "destroy": "Destroying"}
-    print(f"{title[args.command]} ({args.stack}):", flush=True)
+    printer = _StepPrinter(args.command, args.stack)
+    printer.head("preview" if args.command == "up" and not args.skip_preview else args.command)
     try:
         result = run_program(
             args.command,
@@ -1368,9 +1407,10 @@ def main(argv: list[str] | None = None) -> int:
             stack=args.stack,
             stack_references=dict(args.stack_ref),
             keys_from_arm=not args.no_arm_keys,
-            on_step=_print_step,
+            on_step=printer,
             allow_azure=args.allow_azure,
             emulator=args.emulator,
+            skip_preview=args.skip_preview,
         )
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
