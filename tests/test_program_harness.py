@@ -8,6 +8,7 @@ OpenAI account, a training file and a fine-tuning job) through
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -28,6 +29,7 @@ from pulumi_aoai_finetuning.testing.program import (
     ProgramResult,
     run_program,
 )
+from tests.emulator.support import chat_dataset
 
 TINY = Path(__file__).parent / "programs" / "tiny"
 MODEL_RE = re.compile(r"gpt-4o-mini-2024-07-18\.ft-[0-9a-f]{32}-tiny")
@@ -533,3 +535,79 @@ def test_up_reports_its_preview_then_carries_it_out(stack: Stack, tmp_path: Path
     assert [(s.name, s.op, s.preview) for s in result.preview] == [(n, "create", True) for n in names]
     assert [(s.name, s.op, s.preview) for s in result.steps] == [(n, "create", False) for n in names]
     assert seen == [(n, "create", True) for n in names] + [(n, "create", False) for n in names]
+
+
+# --- steps run in parallel, as the engine runs them -------------------------------------------------------
+
+EIGHT_FILES = (
+    "import pulumi\n"
+    "from pulumi_aoai_finetuning import TrainingFile\n"
+    "endpoint = pulumi.Config().require('endpoint')\n"
+    "for i in range(8):\n"
+    "    TrainingFile(f'train{i}', endpoint=endpoint, path=f'train{i}.jsonl')\n"
+)
+
+
+def eight_files(stack: Stack, tmp_path: Path) -> dict[str, Any]:
+    """A program of 8 independent TrainingFiles on a seeded account; uploads and deletions take 300 ms each."""
+    account = stack.emulator.seed_account("eight", "eastus2")
+    program = tmp_path / "eight"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: eight\nruntime: python\n")
+    (program / "__main__.py").write_text(EIGHT_FILES)
+    for i in range(8):
+        chat_dataset(program / f"train{i}.jsonl", 10 + i)  # distinct contents: no upload adopts another's file
+    stack.program = program
+    for method, path in (("POST", r"/openai/v1/files$"), ("DELETE", r"/openai/v1/files/[^/]+$")):
+        stack.emulator.add_fault({"method": method, "path": path, "kind": "latency", "latency_ms": 300})
+    return account
+
+
+def spans(stack: Stack, since: int, method: str) -> list[tuple[float, float]]:
+    """(start, end) of each upload (POST) or file deletion (DELETE) the emulator served since ``since``."""
+    return [
+        (r["time"] - r["ms"] / 1000, r["time"])
+        for r in stack.emulator.requests()[since:]
+        if r["method"] == method and re.search(r"/openai/v1/files(/[^/]+)?$", r["path"])
+    ]
+
+
+def overlap(intervals: list[tuple[float, float]]) -> bool:
+    """Whether one request began before another one ended."""
+    ordered = sorted(intervals)
+    return any(later[0] < earlier[1] for earlier, later in itertools.pairwise(ordered))
+
+
+def test_independent_resources_upload_concurrently_and_delete_concurrently(stack: Stack, tmp_path: Path) -> None:
+    """8 independent TrainingFiles: their uploads overlap in the emulator's log, and so do their deletions."""
+    account = eight_files(stack, tmp_path)
+    settings = {"config": {"endpoint": account["endpoint"]}, "secrets": {"azure-openai:apiKey": account["keys"][0]}}
+    since = stack.mark()
+    up = stack.run("up", **settings)
+    assert sorted(s.name for s in up.steps) == [f"train{i}" for i in range(8)]
+    uploads = spans(stack, since, "POST")
+    assert len(uploads) == 8
+    assert overlap(uploads), uploads
+
+    since = stack.mark()
+    stack.run("destroy", **settings)
+    deletions = spans(stack, since, "DELETE")
+    assert len(deletions) == 8
+    assert overlap(deletions), deletions
+    assert stack.objects_of("eight", "files") == {}
+
+
+def test_parallel_one_runs_one_step_at_a_time(stack: Stack, tmp_path: Path) -> None:
+    """parallel=1 (the CLI's --parallel 1): the same 8 uploads, and deletions, never overlap."""
+    account = eight_files(stack, tmp_path)
+    settings = {"config": {"endpoint": account["endpoint"]}, "secrets": {"azure-openai:apiKey": account["keys"][0]}}
+    since = stack.mark()
+    stack.run("up", parallel=1, **settings)
+    uploads = spans(stack, since, "POST")
+    assert len(uploads) == 8
+    assert not overlap(uploads), uploads
+    since = stack.mark()
+    stack.run("destroy", parallel=1, **settings)
+    deletions = spans(stack, since, "DELETE")
+    assert len(deletions) == 8
+    assert not overlap(deletions), deletions
