@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .program import COMMANDS, run_program
-from .results import PREVIEW_UNKNOWN, HarnessError, ProgramStep
+from .results import PREVIEW_UNKNOWN, SHOWN_UNKNOWN, HarnessError, ProgramStep
 
 _SYMBOLS = {
     "create": "+",
@@ -34,21 +34,40 @@ class _StepPrinter:
 
     TITLES = {"up": "Updating", "preview": "Previewing update", "refresh": "Refreshing", "destroy": "Destroying"}
 
-    def __init__(self, command: str, stack: str) -> None:
+    def __init__(self, command: str, stack: str, diff: bool = False) -> None:
         self.command = command
         self.stack = stack
+        self.diff = diff
         self.heading = ""
 
     def __call__(self, step: ProgramStep) -> None:
-        """Print one step."""
+        """Print one step, what changes (``--diff``: from what to what), and why it replaces."""
         self.head("preview" if step.preview else self.command)
-        print(f"    {_SYMBOLS.get(step.op, '?'):>2} {step.op:<16} {step.type:<48} {step.name}", flush=True)
+        print(f"    {_SYMBOLS.get(step.op, '?'):>2} {step.op:<16} {step.type:<48} {step.name}{_why(step)}", flush=True)
+        if self.diff:
+            for change in step.changed:
+                forced = " (forces replacement)" if change.name in step.replaces else ""
+                print(f"          {change.name}: {change.old or '(none)'} => {change.new or '(none)'}{forced}")
 
     def head(self, phase: str) -> None:
         """Print the heading of ``phase`` unless it is the current one."""
         if phase != self.heading:
             self.heading = phase
             print(f"{self.TITLES[phase]} ({self.stack}):", flush=True)
+
+
+def _why(step: ProgramStep) -> str:
+    """What the step line adds: the changed properties, what forces a replacement, a paid training run."""
+    parts = []
+    if step.replaces:
+        parts.append(f"[replace because of: {', '.join(step.replaces)}]")
+    others = [c.name for c in step.changed if c.name not in step.replaces]
+    if others:
+        parts.append(f"[{'drift' if step.op == 'refresh' else 'diff'}: {', '.join(others)}]")
+    if step.paid_training:
+        planned = "would start" if step.preview else "started"
+        parts.append(f"<- {planned} a new paid training run")
+    return "  " + " ".join(parts) if parts else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,11 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         help="allow endpoints off this machine (real Azure, billed); without it only loopback ones are called",
     )
     parser.add_argument("--skip-preview", action="store_true", help="up: do not preview the program first")
+    parser.add_argument("--diff", action="store_true", help="show the old and new value of each changed property")
     parser.add_argument(
         "--parallel", type=int, metavar="N", help="at most N resource steps at once (default: no limit, as the CLI)"
     )
     args = parser.parse_args(argv)
-    printer = _StepPrinter(args.command, args.stack)
+    printer = _StepPrinter(args.command, args.stack, diff=args.diff)
     printer.head("preview" if args.command == "up" and not args.skip_preview else args.command)
     try:
         result = run_program(
@@ -113,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             if name in result.secret_outputs:
                 shown = "[secret]"
             elif value == PREVIEW_UNKNOWN and args.command == "preview":
-                shown = "output<unknown>"  # as the CLI shows a value only the update will know
+                shown = SHOWN_UNKNOWN
             else:
                 shown = json.dumps(value)
             print(f"    {name}: {shown}")

@@ -29,6 +29,12 @@ stack through ARM ``listKeys`` - right after creating one, or when a provider is
 plane - and hands them to the plugin as the secret ``azure-openai:apiKeys``. A no-op ``up`` or a ``preview``
 therefore calls nothing. Pass ``keys_from_arm=False`` (``--no-arm-keys``) to turn this off.
 
+Each step names what changes: :attr:`ProgramStep.changed` holds the top-level input properties an update
+or replacement changes (old and new values as JSON, secrets masked by key as the engine marks them),
+:attr:`ProgramStep.replaces` the ones that force a replacement, and :attr:`ProgramStep.paid_training` flags
+a FineTuningJob create or replacement (a new, billed training run). After ``refresh``, ``changed`` holds
+the outputs found changed. The CLI prints them on each step line, and their values with ``--diff``.
+
 Steps run as the engine runs them: a resource's step starts once its dependencies' steps are done (the
 program registers it only then), independent steps run at once, every dynamic resource through the one
 plugin process (so its 4 worker threads are the real limit), and deletions run in parallel, each once the
@@ -46,8 +52,9 @@ resource whose ``endpoint`` is off the machine, unless ``--allow-azure`` (``allo
 ``<state file>.emulator/`` (so that the next command on the stack finds the same accounts on the same
 port), and points ``armEndpoint``, ``armToken`` and the data-plane keys at it.
 
-CLI: ``python -m pulumi_aoai_finetuning.testing up PROGRAM_DIR --state FILE --stack NAME --config k=v
---secret k=v [--stack-ref NAME=STATE_FILE] [--emulator | --allow-azure] [--skip-preview] [--parallel N]``.
+CLI (:mod:`~pulumi_aoai_finetuning.testing.command_line`): ``python -m pulumi_aoai_finetuning.testing up
+PROGRAM_DIR --state FILE --stack NAME --config k=v --secret k=v [--stack-ref NAME=STATE_FILE]
+[--emulator | --allow-azure] [--skip-preview] [--parallel N] [--diff]``.
 """
 
 from __future__ import annotations
@@ -85,7 +92,15 @@ from ..resources._common import is_unknown, plain
 from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
 from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
 from .project import Project
-from .results import PREVIEW_UNKNOWN, REDACTED, HarnessError, ProgramResult, ProgramStep
+from .results import (
+    PREVIEW_UNKNOWN,
+    REDACTED,
+    SHOWN_UNKNOWN,
+    HarnessError,
+    ProgramResult,
+    ProgramStep,
+    PropertyChange,
+)
 from .safety import ARM_ENDPOINT_KEY, NotLoopbackError, require_loopback_arm, require_loopback_properties
 from .scheduler import Slots, registration_threads, run_graph
 
@@ -693,6 +708,34 @@ class _Registration:
     additional_secret_outputs: list[str]
 
 
+def _shown(value: Any, secret: bool) -> str:
+    """A property value as printed: JSON, with secrets masked and unknowns named."""
+    if secret or _is_sealed(value):
+        return REDACTED
+    if is_unknown(value):
+        return SHOWN_UNKNOWN
+    return json.dumps(plain(value), sort_keys=True, default=str)
+
+
+def _property_changes(
+    olds: Mapping[str, Any], news: Mapping[str, Any], secret_keys: AbstractSet[str]
+) -> tuple[PropertyChange, ...]:
+    """The top-level properties that differ, old and new shown; the pickled ``__provider`` only if alone."""
+    keys = _changed(olds, news)
+    if keys != [PROVIDER_KEY]:
+        keys = [k for k in keys if k != PROVIDER_KEY]
+    return tuple(
+        PropertyChange(k, "(the pickled provider)", "(another pickled provider)")
+        if k == PROVIDER_KEY
+        else PropertyChange(
+            k,
+            _shown(olds[k], k in secret_keys) if k in olds else "",
+            _shown(news[k], k in secret_keys) if k in news else "",
+        )
+        for k in keys
+    )
+
+
 def _dependents(resources: list[_Res]) -> Callable[[int], set[int]]:
     """For deletion: the indexes of the resources that depend on (or are children of) resource ``i``."""
 
@@ -745,12 +788,19 @@ class _Deployment:
                 return res
         return None
 
-    def _step(self, urn: str, op: str, res: _Res | None = None) -> None:
+    def _step(
+        self,
+        urn: str,
+        op: str,
+        res: _Res | None = None,
+        changed: tuple[PropertyChange, ...] = (),
+        replaces: tuple[str, ...] = (),
+    ) -> None:
         """Record a step as done (and ``res`` in the new state); one at a time, so printed lines stay whole."""
         with self.lock:
             if res is not None:
                 self.new[urn] = res
-            step = ProgramStep(urn, op, self.preview)
+            step = ProgramStep(urn, op, self.preview, changed, replaces)
             self.steps.append(step)
             if self.ctx.on_step is not None:
                 self.ctx.on_step(step)
@@ -824,6 +874,7 @@ class _Deployment:
         if old is None:
             return self._create(res, provider, "create")
         decision = provider.diff(old, checked)
+        changed = _property_changes(old.unsealed(old.inputs, checked), checked, {*res.secret_keys, *old.secret_keys})
         if decision.op == "same":
             # A same step records the new inputs and keeps the old id and outputs.
             res.id, res.outputs = old.id, old.unsealed(old.outputs, checked)
@@ -838,7 +889,7 @@ class _Deployment:
                 res.outputs = provider.update(old, checked)
             else:
                 res.outputs = provider.put(res, checked, create=False)[1]
-            self._step(reg.urn, "update", res)
+            self._step(reg.urn, "update", res, changed)
             return res, res.outputs
         # A replacement is a new resource: Check again without olds, so that auto-names are chosen afresh.
         res.inputs = provider.check(res, {}, news)
@@ -850,14 +901,21 @@ class _Deployment:
         else:
             with self.lock:
                 self.condemned.append(old)
-        return self._create(res, provider, "replace")
+        return self._create(res, provider, "replace", changed, tuple(decision.replaces))
 
-    def _create(self, res: _Res, provider: _AzureNative | _Dynamic, op: str) -> tuple[_Res, dict[str, Any]]:
+    def _create(
+        self,
+        res: _Res,
+        provider: _AzureNative | _Dynamic,
+        op: str,
+        changed: tuple[PropertyChange, ...] = (),
+        replaces: tuple[str, ...] = (),
+    ) -> tuple[_Res, dict[str, Any]]:
         if self.preview:
             res.outputs = self._preview_outputs(provider, res, None)
         else:
             res.id, res.outputs = provider.put(res, res.inputs)
-        self._step(res.urn, op, res)
+        self._step(res.urn, op, res, changed, replaces)
         return res, res.outputs
 
     def _preview_outputs(self, provider: _AzureNative | _Dynamic, res: _Res, old: _Res | None) -> dict[str, Any]:
@@ -929,12 +987,13 @@ class _Deployment:
                 self.state.resources.remove(res)
                 self._step(res.urn, "refresh-deleted")
                 continue
-            if plain(outputs) != plain(res.unsealed(res.outputs, outputs)):
+            drift = _property_changes(res.unsealed(res.outputs, outputs), outputs, set(res.secret_keys))
+            if drift:
                 self.drift.append(res.urn)
             res.id, res.outputs = new_id, outputs
             if inputs is not None:
                 res.inputs = inputs
-            self._step(res.urn, "refresh")
+            self._step(res.urn, "refresh", changed=drift)
 
     def destroy(self) -> None:
         """Delete everything, each resource once its dependents are gone, in parallel."""

@@ -7,10 +7,19 @@ from typing import Any, NamedTuple
 
 PREVIEW_UNKNOWN = "[unknown]"  # a stack output that a preview cannot know yet
 REDACTED = "[secret]"  # a secret stack output read back from the state, which keeps only its hash
+SHOWN_UNKNOWN = "output<unknown>"  # how the CLI shows a value only the update will know
 
 
 class HarnessError(Exception):
     """A command failed; the message names the resource and the cause, as the CLI would print it."""
+
+
+class PropertyChange(NamedTuple):
+    """One changed property as printed: old and new values shown as JSON, secrets masked, unknowns named."""
+
+    name: str
+    old: str
+    new: str
 
 
 class ProgramStep(NamedTuple):
@@ -23,6 +32,14 @@ class ProgramStep(NamedTuple):
     urn: str
     op: str
     preview: bool = False  # planned by a preview (``preview``, or the one ``up`` runs first), not carried out
+    # update/replace: the input properties that change; refresh: the outputs found changed
+    changed: tuple[PropertyChange, ...] = ()
+    replaces: tuple[str, ...] = ()  # replace: the properties that force it
+
+    @property
+    def paid_training(self) -> bool:
+        """Whether the step submits (or, in a preview, would submit) a new, billed fine-tuning run."""
+        return self.type.endswith(":FineTuningJob") and self.op in ("create", "replace")
 
     @property
     def name(self) -> str:
