@@ -58,7 +58,9 @@ def emulator() -> Iterator[str]:
 
 
 def show_step(step: ProgramStep) -> None:
-    """One line per resource step, as ``pulumi up`` prints them."""
+    """One line per resource step, as ``pulumi up`` prints them (the preview ``up`` runs first is summed up after)."""
+    if step.preview:
+        return
     print(f"  {SYMBOLS.get(step.op, '~'):>2} {step.type:<55} {step.name:<22} {step.op}", flush=True)
 
 
@@ -88,7 +90,7 @@ def with_harness(url: str, workdir: Path) -> dict[str, Any]:
     print("$ pulumi up   (stack: demo)")
     started = time.monotonic()
     result = run_program("up", QUICKSTART, state, config=config, secrets=secrets, stack="demo", on_step=show_step)
-    print(f"  done in {time.monotonic() - started:.1f} s")
+    print(f"  done in {time.monotonic() - started:.1f} s, after a preview that planned {len(result.preview)} steps")
     outputs = dict(result.outputs)
     print("\nOutputs:")
     for key, value in outputs.items():

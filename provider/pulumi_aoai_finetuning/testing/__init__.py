@@ -1,8 +1,26 @@
 """Test tools for stacks that use this package: the emulator as a fixture and a replay of the Pulumi engine."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .emulator import FAST_POLLING, SECRET_CONFIG, EmulatedAccount, emulated_account
 from .engine import UNKNOWN, CheckFailed, DynamicPlugin, EngineReplay, ProviderError, Step, resource_type
-from .program import HarnessError, ProgramResult, ProgramStep, run_program
+
+if TYPE_CHECKING:
+    from .program import HarnessError, ProgramResult, ProgramStep, run_program
+
+# The program harness is imported on first use, so that `python -m pulumi_aoai_finetuning.testing.program`
+# runs a module nobody imported yet (runpy warns otherwise, and two copies of its classes would coexist).
+_LAZY = {"HarnessError", "ProgramResult", "ProgramStep", "run_program"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(".program", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FAST_POLLING",

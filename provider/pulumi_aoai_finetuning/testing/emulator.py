@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aoai_emulator import Emulator, create_emulator
@@ -62,5 +64,30 @@ def emulated_account(name: str = "aoai", location: str = "eastus2", **options: A
         server = emulator.serve()
         info = emulator.seed_account(name, location)
         yield EmulatedAccount(emulator, name, info["endpoint"], info["keys"][0], info["id"], location, server.url)
+    finally:
+        emulator.close()
+
+
+@contextmanager
+def private_emulator(directory: Path) -> Iterator[str]:
+    """Serve an emulator for one harness command, its state kept in ``directory``; yields its URL.
+
+    The next command on the same stack gets the same accounts, files and jobs back, on the same port:
+    endpoints in the stack's state embed the port, so it is remembered and asked for again.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    port_file = directory / "port.json"
+    port = int(json.loads(port_file.read_text())["port"]) if port_file.is_file() else 0
+    emulator = create_emulator(state_file=directory / "state.json")
+    try:
+        try:
+            server = emulator.serve(port=port)
+        except OSError as exc:
+            raise OSError(
+                f"the private emulator of this stack cannot listen on port {port} again ({exc}); "
+                f"stop what uses it, or delete {directory} to start from an empty emulator"
+            ) from None
+        port_file.write_text(json.dumps({"port": int(server.url.rsplit(":", 1)[1])}) + "\n")
+        yield server.url
     finally:
         emulator.close()

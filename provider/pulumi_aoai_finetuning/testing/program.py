@@ -13,6 +13,9 @@ echoing inputs (``reference/pulumi-dynamic.md`` §3(b)+(c)):
   by the ARM endpoint in ``azure-openai:armEndpoint`` (the emulator's), with the outputs the azure-native
   SDK expects, auto-naming included; ``azure-native:authorization:getClientConfig`` and
   ``azure-native:cognitiveservices:listAccountKeys`` are answered too;
+* ``up`` previews first, as the CLI does: the whole program runs once with Check and Diff only (outputs
+  not known yet are unknown), and a failed Check anywhere stops it before any change; then it runs again
+  for real. ``skip_preview=True`` (``--skip-preview``) goes straight to the update, as the CLI's flag does;
 * resources left out of the program are deleted at the end of ``up`` (in reverse order); ``preview`` runs
   Check and Diff only; ``refresh`` reads every resource; ``destroy`` deletes everything in reverse order;
 * the state (ids, inputs, outputs, dependencies, stack outputs) lives in a JSON file between commands.
@@ -26,17 +29,36 @@ stack through ARM ``listKeys`` - right after creating one, or when a provider is
 plane - and hands them to the plugin as the secret ``azure-openai:apiKeys``. A no-op ``up`` or a ``preview``
 therefore calls nothing. Pass ``keys_from_arm=False`` (``--no-arm-keys``) to turn this off.
 
-Not modelled: parallel steps, aliases, ``replace_on_changes``, imports and ``.get()`` reads of existing
+Each step names what changes: :attr:`ProgramStep.changed` holds the top-level input properties an update
+or replacement changes (old and new values as JSON, secrets masked by key as the engine marks them),
+:attr:`ProgramStep.replaces` the ones that force a replacement, and :attr:`ProgramStep.paid_training` flags
+a FineTuningJob create or replacement (a new, billed training run). After ``refresh``, ``changed`` holds
+the outputs found changed. The CLI prints them on each step line, and their values with ``--diff``.
+
+Steps run as the engine runs them: a resource's step starts once its dependencies' steps are done (the
+program registers it only then), independent steps run at once, every dynamic resource through the one
+plugin process (so its 4 worker threads are the real limit), and deletions run in parallel, each once the
+resources that depend on it are gone. ``parallel=N`` (``--parallel N``) caps the steps in flight; the
+default, like the CLI's, sets no cap.
+
+Not modelled: aliases, ``replace_on_changes``, imports and ``.get()`` reads of existing
 resources, nested paths in ``ignore_changes``, pending operations of interrupted runs, and any resource type
 other than the ones above (they fail naming the type).
 
-CLI: ``python -m pulumi_aoai_finetuning.testing.program up PROGRAM_DIR --state FILE --stack NAME
---config k=v --secret k=v [--stack-ref NAME=STATE_FILE]``.
+Safe by default: the harness calls only endpoints on this machine. A stack whose ``azure-openai:armEndpoint``
+is not a loopback URL (or is not set: Azure's own ARM) is refused before any request, and so is a dynamic
+resource whose ``endpoint`` is off the machine, unless ``--allow-azure`` (``allow_azure=True``) is given.
+``--emulator`` (``emulator=True``) serves the command from a private emulator instead, its state kept in
+``<state file>.emulator/`` (so that the next command on the stack finds the same accounts on the same
+port), and points ``armEndpoint``, ``armToken`` and the data-plane keys at it.
+
+CLI (:mod:`~pulumi_aoai_finetuning.testing.command_line`): ``python -m pulumi_aoai_finetuning.testing up
+PROGRAM_DIR --state FILE --stack NAME --config k=v --secret k=v [--stack-ref NAME=STATE_FILE]
+[--emulator | --allow-azure] [--skip-preview] [--parallel N] [--diff]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import json
@@ -46,14 +68,14 @@ import secrets as random_source
 import string
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pulumi
-import yaml  # type: ignore[import-untyped]
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
@@ -67,7 +89,22 @@ from ..client.dataplane import normalize_endpoint
 from ..client.errors import AzureOpenAIError, NotFoundError
 from ..client.retry import RetryPolicy
 from ..resources._common import is_unknown, plain
+from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
 from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
+from .project import Project
+from .results import (
+    PREVIEW_UNKNOWN,
+    REDACTED,
+    SHOWN_UNKNOWN,
+    HarnessError,
+    ProgramResult,
+    ProgramStep,
+    PropertyChange,
+)
+from .safety import ARM_ENDPOINT_KEY, NotLoopbackError, require_loopback_arm, require_loopback_properties
+from .scheduler import Slots, registration_threads, run_graph
+
+__all__ = ["COMMANDS", "PREVIEW_UNKNOWN", "REDACTED", "HarnessError", "ProgramResult", "ProgramStep", "run_program"]
 
 COMMANDS = ("up", "preview", "refresh", "destroy")
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
@@ -80,133 +117,11 @@ LIST_ACCOUNT_KEYS = "azure-native:cognitiveservices:listAccountKeys"
 RESOURCE_GROUP_API = "2024-03-01"  # what pulumi-azure-native 3.x uses for resource groups
 ACCOUNT_API = "2025-06-01"  # ... and for Cognitive Services accounts
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-PREVIEW_UNKNOWN = "[unknown]"  # a stack output that a preview cannot know yet
-REDACTED = "[secret]"  # a secret stack output read back from the state, which keeps only its hash
 STATE_VERSION = 1
 PROVIDER_KEY = "__provider"
 _SEALED = "[secret sha256]"
 _API_KEYS = "azure-openai:apiKeys"
 _UNKNOWN = pulumi.output.Unknown()  # type: ignore[no-untyped-call]  # a value a preview cannot know
-_SYMBOLS = {
-    "create": "+",
-    "same": " ",
-    "update": "~",
-    "replace": "+-",
-    "delete": "-",
-    "delete-replaced": "-",
-    "refresh": "~",
-    "refresh-deleted": "-",
-}
-
-
-class HarnessError(Exception):
-    """A command failed; the message names the resource and the cause, as the CLI would print it."""
-
-
-class ProgramStep(NamedTuple):
-    """What a command did (or, in a preview, would do) to one resource.
-
-    ``op`` is one of create, same, update, replace, delete, delete-replaced (the old half of a replacement,
-    removed at the end), refresh, refresh-deleted.
-    """
-
-    urn: str
-    op: str
-
-    @property
-    def name(self) -> str:
-        """The resource's logical name."""
-        return self.urn.rsplit("::", 1)[-1]
-
-    @property
-    def type(self) -> str:
-        """The resource's type token."""
-        return self.urn.split("::")[2].rsplit("$", 1)[-1]
-
-
-@dataclass
-class ProgramResult:
-    """What one command did: its steps, the stack outputs, and the plugin's diagnostics.
-
-    ``outputs`` are the program's exports after ``up`` and ``preview`` (:data:`PREVIEW_UNKNOWN` where a preview
-    cannot know them), the stored ones after ``refresh`` (:data:`REDACTED` for secrets), none after
-    ``destroy``.
-    """
-
-    command: str
-    stack: str
-    steps: list[ProgramStep]
-    outputs: dict[str, Any]
-    secret_outputs: set[str] = field(default_factory=set)
-    drift: list[str] = field(default_factory=list)  # refresh: URNs whose outputs changed
-    diagnostics: str = ""  # what the dynamic-provider plugin printed (the CLI shows it as diagnostics)
-
-    def ops(self) -> dict[str, str]:
-        """The op of each resource by logical name (a replacement's ``delete-replaced`` left out)."""
-        return {step.name: step.op for step in self.steps if step.op != "delete-replaced"}
-
-    def changes(self) -> list[ProgramStep]:
-        """The steps that change something (or would, in a preview)."""
-        return [step for step in self.steps if step.op not in ("same", "refresh")]
-
-
-# --- project and config ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Project:
-    """A Pulumi project directory: its name, its program's entry point, its stack config files."""
-
-    directory: Path
-    name: str
-    main: Path
-
-    @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> Project:
-        """Read ``Pulumi.yaml``; only Python programs can run here."""
-        root = Path(directory).resolve()
-        spec_file = root / "Pulumi.yaml"
-        if not spec_file.is_file():
-            raise HarnessError(f"{root}: no Pulumi.yaml (a project directory, as `pulumi new python` makes, is needed)")
-        try:
-            spec = yaml.safe_load(spec_file.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise HarnessError(f"{spec_file}: not valid YAML: {exc}") from None
-        runtime = spec.get("runtime")
-        runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
-        if runtime_name != "python":
-            raise HarnessError(f"{spec_file}: runtime is {runtime_name!r}; this harness runs Python programs only")
-        if not isinstance(spec.get("name"), str) or not spec["name"]:
-            raise HarnessError(f"{spec_file}: the project needs a name")
-        main = root / str(spec.get("main") or ".")
-        if main.is_dir():
-            main = main / "__main__.py"
-        if not main.is_file():
-            raise HarnessError(f"{spec_file}: the program's entry point {main} does not exist")
-        return cls(root, spec["name"], main)
-
-    def qualify(self, key: str) -> str:
-        """A config key as the engine names it: bare keys belong to the project's namespace."""
-        return key if ":" in key else f"{self.name}:{key}"
-
-    def stack_config(self, stack: str) -> tuple[dict[str, str], set[str]]:
-        """Plain values of ``Pulumi.<stack>.yaml``; encrypted (``secure:``) values need the CLI."""
-        path = self.directory / f"Pulumi.{stack}.yaml"
-        if not path.is_file():
-            return {}, set()
-        values: dict[str, str] = {}
-        secure: set[str] = set()
-        for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
-            name = self.qualify(str(key))
-            if isinstance(value, dict) and "secure" in value:
-                secure.add(name)
-            elif isinstance(value, str):
-                values[name] = value
-            else:
-                values[name] = json.dumps(value)  # the engine hands structured config over as JSON text
-        return values, secure
-
-
 # --- state ------------------------------------------------------------------------------------------------
 
 
@@ -345,6 +260,9 @@ class _Context:
     stack_references: dict[str, Path]
     keys_from_arm: bool
     on_step: Callable[[ProgramStep], None] | None = None
+    allow_azure: bool = False
+    emulator: bool = False  # a private emulator serves the run: list its accounts' keys, whatever is configured
+    parallel: int | None = None  # at most this many steps at once; None: no limit, as the CLI's default
 
     def __post_init__(self) -> None:
         try:
@@ -353,10 +271,8 @@ class _Context:
             raise HarnessError(f"stack config: {exc}") from None
         self.subscription = self.config.get("azure-native:subscriptionId") or DEFAULT_SUBSCRIPTION
         # Stand in for Entra ID only where a real stack would need it: no key configured anywhere.
-        self.fetch_keys = (
-            self.keys_from_arm
-            and not self.config.get("azure-openai:apiKey")
-            and not os.environ.get("AZURE_OPENAI_API_KEY")
+        self.fetch_keys = self.keys_from_arm and (
+            self.emulator or (not self.config.get("azure-openai:apiKey") and not os.environ.get("AZURE_OPENAI_API_KEY"))
         )
         try:
             configured = json.loads(self.config.get(_API_KEYS) or "{}")
@@ -365,17 +281,40 @@ class _Context:
         # Keys the user configured for some accounts; the stack's own new accounts still need theirs listed.
         self.configured_keys = {normalize_endpoint(k): str(v) for k, v in configured.items()}
         self.keys: dict[str, str] = {}  # endpoint -> key, in memory only
+        self._keys_lock = threading.Lock()
         self._arm: _Arm | None = None
+        self._arm_lock = threading.Lock()
 
     @property
     def arm(self) -> _Arm:
-        if self._arm is None:
-            self._arm = _Arm(self.settings)
-        return self._arm
+        with self._arm_lock:
+            if self._arm is None:
+                self._arm = _Arm(self.settings)
+            return self._arm
+
+    def known_keys(self) -> dict[str, str]:
+        """The data-plane keys listed so far (a copy: steps run in parallel)."""
+        with self._keys_lock:
+            return dict(self.keys)
+
+    def remember_key(self, endpoint: str, key: str) -> None:
+        """Keep an account's key for the plugin."""
+        with self._keys_lock:
+            self.keys[endpoint] = key
 
     def close(self) -> None:
         if self._arm is not None:
             self._arm.close()
+
+    def guard(self, urn: str, *properties: Mapping[str, Any]) -> None:
+        """Refuse a resource whose endpoints are off this machine, unless calling Azure was allowed."""
+        if self.allow_azure:
+            return
+        for props in properties:
+            try:
+                require_loopback_properties(urn, props)
+            except NotLoopbackError as exc:
+                raise HarnessError(str(exc)) from None
 
 
 # --- ARM (azure-native resources) ------------------------------------------------------------------------
@@ -387,8 +326,13 @@ class _Arm:
     def __init__(self, settings: aoai_config.Settings) -> None:
         self.settings = settings
         self._clients: dict[str, ArmClient] = {}
+        self._lock = threading.Lock()
 
     def _client(self, version: str) -> ArmClient:
+        with self._lock:
+            return self._make_client(version)
+
+    def _make_client(self, version: str) -> ArmClient:
         if version not in self._clients:
             self._clients[version] = ArmClient(
                 self.settings.arm_endpoint,
@@ -538,7 +482,7 @@ class _AzureNative:
         if create and res.type == ACCOUNT and self.ctx.fetch_keys:
             # The run mutates anyway: take the new account's key now, so the plugin starts with it.
             endpoint = normalize_endpoint(outputs["properties"]["endpoint"])
-            self.ctx.keys[endpoint] = self.ctx.arm.list_keys(body["id"])["key1"]
+            self.ctx.remember_key(endpoint, self.ctx.arm.list_keys(body["id"])["key1"])
         return str(body["id"]), outputs
 
     def read(self, old: _Res) -> tuple[str | None, dict[str, Any]]:
@@ -583,44 +527,78 @@ ACCOUNT_OUTPUTS = ("etag", "identity", "kind", "location", "name", "properties",
 class _Dynamic:
     """Dynamic resources through one real plugin per command, started when first needed."""
 
-    def __init__(self, ctx: _Context, find_account: Callable[[str], _Res | None]) -> None:
+    def __init__(self, ctx: _Context) -> None:
         self.ctx = ctx
-        self.find_account = find_account
+        self.find_account: Callable[[str], _Res | None] = lambda _endpoint: None  # set by the deployment
         self.plugin: DynamicPlugin | None = None
         self.plugin_keys: dict[str, str] = {}
         self.diagnostics: list[str] = []
+        self._gate = threading.Condition()  # guards the plugin, its keys and the count of calls in flight
+        self._in_flight = 0
+        self._learning = threading.Lock()
 
     def close(self) -> None:
+        with self._gate:
+            self._stop()
+
+    def _stop(self) -> None:
         if self.plugin is not None:
             self.diagnostics.append(self.plugin.stderr())
             self.plugin.close()
             self.plugin = None
 
-    def _plugin(self, endpoint: Any = None) -> DynamicPlugin:
-        """The plugin; ``endpoint`` set when the call reaches the data plane and needs its credentials."""
-        if isinstance(endpoint, str) and self.ctx.fetch_keys:
-            key = normalize_endpoint(endpoint)
-            known = key in self.ctx.keys or key in self.ctx.configured_keys
-            account = self.find_account(key) if not known else None
+    def _learn_key(self, endpoint: Any) -> None:
+        """Before a call that reaches an account's data plane: list its key if the stack made the account."""
+        if not isinstance(endpoint, str) or not self.ctx.fetch_keys:
+            return
+        key = normalize_endpoint(endpoint)
+        with self._learning:  # one listKeys per account, however many steps need it at once
+            if key in self.ctx.known_keys() or key in self.ctx.configured_keys:
+                return
+            account = self.find_account(key)
             if account is not None:
-                self.ctx.keys[key] = self.ctx.arm.list_keys(account.id)["key1"]
-        if self.plugin is not None and self.plugin_keys != self.ctx.keys:
-            # The engine configures a provider once; a key learnt later needs a fresh plugin.
-            self.close()
-        if self.plugin is None:
-            plugin_config = dict(self.ctx.config)
-            secret = set(self.ctx.secret_keys)
-            if self.ctx.keys:
-                plugin_config[_API_KEYS] = json.dumps({**self.ctx.configured_keys, **self.ctx.keys})
-                secret.add(_API_KEYS)
-            self.plugin = DynamicPlugin(
-                plugin_config, secrets=secret, project=self.ctx.project.name, cwd=self.ctx.project.directory
-            )
-            self.plugin_keys = dict(self.ctx.keys)
-        return self.plugin
+                self.ctx.remember_key(key, self.ctx.arm.list_keys(account.id)["key1"])
+
+    def _call(self, method: str, request: Any, endpoint: Any = None) -> Any:
+        """One RPC to the plugin, which is (re)started with every key learnt so far.
+
+        The engine configures a provider once, so a key learnt later needs a fresh plugin; it is started
+        once the calls in flight on the old one are done (stopping it would kill them).
+        """
+        self._learn_key(endpoint)
+        with self._gate:
+            while True:
+                keys = self.ctx.known_keys()
+                if self.plugin is not None and self.plugin_keys == keys:
+                    break
+                if self._in_flight == 0:
+                    self._stop()
+                    self._start(keys)
+                    break
+                self._gate.wait()
+            self._in_flight += 1
+            plugin = self.plugin
+        assert plugin is not None
+        try:
+            return plugin.call(method, request)
+        finally:
+            with self._gate:
+                self._in_flight -= 1
+                self._gate.notify_all()
+
+    def _start(self, keys: dict[str, str]) -> None:
+        plugin_config = dict(self.ctx.config)
+        secret = set(self.ctx.secret_keys)
+        if keys:
+            plugin_config[_API_KEYS] = json.dumps({**self.ctx.configured_keys, **keys})
+            secret.add(_API_KEYS)
+        self.plugin = DynamicPlugin(
+            plugin_config, secrets=secret, project=self.ctx.project.name, cwd=self.ctx.project.directory
+        )
+        self.plugin_keys = keys
 
     def check(self, res: _Res, olds: Mapping[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-        response = self._plugin().call(
+        response = self._call(
             "Check",
             provider_pb2.CheckRequest(
                 urn=res.urn, name=res.name, type=res.type, olds=_to_struct(dict(olds)), news=_to_struct(news)
@@ -633,7 +611,7 @@ class _Dynamic:
     def diff(self, old: _Res, checked: Mapping[str, Any]) -> _Diff:
         olds = old.unsealed(old.outputs, checked)
         old_inputs = old.unsealed(old.inputs, checked)
-        response = self._plugin().call(
+        response = self._call(
             "Diff",
             provider_pb2.DiffRequest(
                 id=old.id,
@@ -656,14 +634,15 @@ class _Dynamic:
         return _Diff("replace" if replaces else "update", replaces, bool(response.deleteBeforeReplace))
 
     def put(self, res: _Res, checked: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        response = self._plugin(checked.get("endpoint")).call(
+        response = self._call(
             "Create",
             provider_pb2.CreateRequest(urn=res.urn, name=res.name, type=res.type, properties=_to_struct(dict(checked))),
+            checked.get("endpoint"),
         )
         return str(response.id), _from_struct(response.properties)
 
     def update(self, old: _Res, checked: Mapping[str, Any]) -> dict[str, Any]:
-        response = self._plugin(checked.get("endpoint")).call(
+        response = self._call(
             "Update",
             provider_pb2.UpdateRequest(
                 id=old.id,
@@ -673,11 +652,12 @@ class _Dynamic:
                 old_inputs=_to_struct(old.unsealed(old.inputs, checked)),
                 news=_to_struct(dict(checked)),
             ),
+            checked.get("endpoint"),
         )
         return _from_struct(response.properties)
 
     def read(self, old: _Res) -> tuple[str | None, dict[str, Any], dict[str, Any] | None]:
-        response = self._plugin(old.outputs.get("endpoint", old.inputs.get("endpoint"))).call(
+        response = self._call(
             "Read",
             provider_pb2.ReadRequest(
                 id=old.id,
@@ -686,6 +666,7 @@ class _Dynamic:
                 properties=_to_struct(old.outputs),
                 inputs=_to_struct(old.inputs),
             ),
+            old.outputs.get("endpoint", old.inputs.get("endpoint")),
         )
         if not response.id:
             return None, {}, None
@@ -693,7 +674,7 @@ class _Dynamic:
         return str(response.id), _from_struct(response.properties), inputs or None
 
     def delete(self, old: _Res) -> None:
-        self._plugin(old.outputs.get("endpoint", old.inputs.get("endpoint"))).call(
+        self._call(
             "Delete",
             provider_pb2.DeleteRequest(
                 id=old.id,
@@ -702,6 +683,7 @@ class _Dynamic:
                 properties=_to_struct(old.outputs),
                 old_inputs=_to_struct(old.inputs),
             ),
+            old.outputs.get("endpoint", old.inputs.get("endpoint")),
         )
 
 
@@ -726,10 +708,50 @@ class _Registration:
     additional_secret_outputs: list[str]
 
 
+def _shown(value: Any, secret: bool) -> str:
+    """A property value as printed: JSON, with secrets masked and unknowns named."""
+    if secret or _is_sealed(value):
+        return REDACTED
+    if is_unknown(value):
+        return SHOWN_UNKNOWN
+    return json.dumps(plain(value), sort_keys=True, default=str)
+
+
+def _property_changes(
+    olds: Mapping[str, Any], news: Mapping[str, Any], secret_keys: AbstractSet[str]
+) -> tuple[PropertyChange, ...]:
+    """The top-level properties that differ, old and new shown; the pickled ``__provider`` only if alone."""
+    keys = _changed(olds, news)
+    if keys != [PROVIDER_KEY]:
+        keys = [k for k in keys if k != PROVIDER_KEY]
+    return tuple(
+        PropertyChange(k, "(the pickled provider)", "(another pickled provider)")
+        if k == PROVIDER_KEY
+        else PropertyChange(
+            k,
+            _shown(olds[k], k in secret_keys) if k in olds else "",
+            _shown(news[k], k in secret_keys) if k in news else "",
+        )
+        for k in keys
+    )
+
+
+def _dependents(resources: list[_Res]) -> Callable[[int], set[int]]:
+    """For deletion: the indexes of the resources that depend on (or are children of) resource ``i``."""
+
+    def of(index: int) -> set[int]:
+        urn = resources[index].urn
+        return {
+            j for j, other in enumerate(resources) if j != index and (urn in other.dependencies or other.parent == urn)
+        }
+
+    return of
+
+
 class _Deployment:
     """One command's run over the stack's state: the steps, the new state, the providers."""
 
-    def __init__(self, ctx: _Context, state: _State, command: str) -> None:
+    def __init__(self, ctx: _Context, state: _State, command: str, dynamic: _Dynamic) -> None:
         self.ctx = ctx
         self.command = command
         self.preview = command == "preview"
@@ -741,17 +763,20 @@ class _Deployment:
         self.condemned: list[_Res] = []  # old halves of replacements, deleted at the end
         self.steps: list[ProgramStep] = []
         self.drift: list[str] = []
+        # Steps run in parallel: the lock guards the records above, never a provider call.
         self.lock = threading.Lock()
+        self.started: set[str] = set()
+        self.slots = Slots(ctx.parallel)
         self.error: HarnessError | None = None
         self.azure = _AzureNative(ctx)
-        self.dynamic = _Dynamic(ctx, self.find_account)
-
-    def close(self) -> None:
-        self.dynamic.close()
+        self.dynamic = dynamic
+        dynamic.find_account = self.find_account
 
     def find_account(self, endpoint: str) -> _Res | None:
         """The stack's account with this data-plane endpoint (new state first)."""
-        for res in [*self.new.values(), *self.old.values()]:
+        with self.lock:
+            candidates = [*self.new.values(), *self.old.values()]
+        for res in candidates:
             props = res.outputs.get("properties")
             if (
                 res.type == ACCOUNT
@@ -763,11 +788,22 @@ class _Deployment:
                 return res
         return None
 
-    def _step(self, urn: str, op: str) -> None:
-        step = ProgramStep(urn, op)
-        self.steps.append(step)
-        if self.ctx.on_step is not None:
-            self.ctx.on_step(step)
+    def _step(
+        self,
+        urn: str,
+        op: str,
+        res: _Res | None = None,
+        changed: tuple[PropertyChange, ...] = (),
+        replaces: tuple[str, ...] = (),
+    ) -> None:
+        """Record a step as done (and ``res`` in the new state); one at a time, so printed lines stay whole."""
+        with self.lock:
+            if res is not None:
+                self.new[urn] = res
+            step = ProgramStep(urn, op, self.preview, changed, replaces)
+            self.steps.append(step)
+            if self.ctx.on_step is not None:
+                self.ctx.on_step(step)
 
     def _provider(self, res_type: str) -> _AzureNative | _Dynamic:
         if res_type.startswith(DYNAMIC_PREFIX):
@@ -784,17 +820,25 @@ class _Deployment:
     def register(self, reg: _Registration) -> tuple[str, dict[str, Any]]:
         """Decide and carry out the step for one resource; returns its id and outputs (secrets re-marked)."""
         with self.lock:
-            try:
+            if self.error is not None:  # the engine starts no new step after a failure
+                raise HarnessError(f"{reg.urn}: not started, because an earlier step failed")
+            duplicate = reg.urn in self.started
+            self.started.add(reg.urn)
+        try:
+            if duplicate:
+                raise HarnessError(f"duplicate resource URN {reg.urn}: two resources have the same type and name")
+            # Its dependencies' steps are done: the program registers a resource once their outputs resolve.
+            with self.slots:
                 res, outputs = self._register(reg)
-            except Exception as exc:
-                self.error = self.error or _failure(reg.urn, exc)
-                raise self.error from None
+        except Exception as exc:
+            failure = _failure(reg.urn, exc)
+            with self.lock:
+                self.error = self.error or failure
+            raise failure from None
         marked = {k: rpc.wrap_rpc_secret(v) if k in res.secret_keys else v for k, v in outputs.items()}
         return res.id, marked
 
     def _register(self, reg: _Registration) -> tuple[_Res, dict[str, Any]]:
-        if reg.urn in self.new:
-            raise HarnessError(f"duplicate resource URN {reg.urn}: two resources have the same type and name")
         old = self.old.get(reg.urn)
         revealed = {k: _reveal(v) for k, v in reg.inputs.items()}
         inputs = {k: v for k, (v, _) in revealed.items()}
@@ -812,8 +856,7 @@ class _Deployment:
             delete_before_replace=reg.delete_before_replace,
         )
         if not reg.custom:  # a component: recorded, never sent to a provider
-            self.new[reg.urn] = res
-            self._step(reg.urn, "same" if old is not None else "create")
+            self._step(reg.urn, "same" if old is not None else "create", res)
             return res, {}
         provider = self._provider(reg.type)
         news = {k: v for k, v in inputs.items() if v is not None}
@@ -825,16 +868,18 @@ class _Deployment:
                     news.pop(key, None)
         olds = old.unsealed(old.inputs, news) if old is not None else {}
         checked = provider.check(res, olds, news)
+        if isinstance(provider, _Dynamic):
+            self.ctx.guard(reg.urn, checked)
         res.inputs = checked
         if old is None:
             return self._create(res, provider, "create")
         decision = provider.diff(old, checked)
+        changed = _property_changes(old.unsealed(old.inputs, checked), checked, {*res.secret_keys, *old.secret_keys})
         if decision.op == "same":
             # A same step records the new inputs and keeps the old id and outputs.
             res.id, res.outputs = old.id, old.unsealed(old.outputs, checked)
             res.secret_keys = sorted(set(res.secret_keys) | set(old.secret_keys))
-            self.new[reg.urn] = res
-            self._step(reg.urn, "same")
+            self._step(reg.urn, "same", res)
             return res, res.outputs
         if decision.op == "update":
             res.id = old.id
@@ -844,26 +889,33 @@ class _Deployment:
                 res.outputs = provider.update(old, checked)
             else:
                 res.outputs = provider.put(res, checked, create=False)[1]
-            self.new[reg.urn] = res
-            self._step(reg.urn, "update")
+            self._step(reg.urn, "update", res, changed)
             return res, res.outputs
         # A replacement is a new resource: Check again without olds, so that auto-names are chosen afresh.
         res.inputs = provider.check(res, {}, news)
         if reg.delete_before_replace or decision.delete_before_replace:
             if not self.preview:
                 self._delete(old)
-            self.old.pop(reg.urn, None)
+            with self.lock:
+                self.old.pop(reg.urn, None)
         else:
-            self.condemned.append(old)
-        return self._create(res, provider, "replace")
+            with self.lock:
+                self.condemned.append(old)
+        return self._create(res, provider, "replace", changed, tuple(decision.replaces))
 
-    def _create(self, res: _Res, provider: _AzureNative | _Dynamic, op: str) -> tuple[_Res, dict[str, Any]]:
+    def _create(
+        self,
+        res: _Res,
+        provider: _AzureNative | _Dynamic,
+        op: str,
+        changed: tuple[PropertyChange, ...] = (),
+        replaces: tuple[str, ...] = (),
+    ) -> tuple[_Res, dict[str, Any]]:
         if self.preview:
             res.outputs = self._preview_outputs(provider, res, None)
         else:
             res.id, res.outputs = provider.put(res, res.inputs)
-        self.new[res.urn] = res
-        self._step(res.urn, op)
+        self._step(res.urn, op, res, changed, replaces)
         return res, res.outputs
 
     def _preview_outputs(self, provider: _AzureNative | _Dynamic, res: _Res, old: _Res | None) -> dict[str, Any]:
@@ -879,7 +931,10 @@ class _Deployment:
         if res.retain_on_delete or not res.custom:
             return
         try:
-            self._provider(res.type).delete(res)
+            provider = self._provider(res.type)
+            if isinstance(provider, _Dynamic):
+                self.ctx.guard(res.urn, res.inputs, res.outputs)
+            provider.delete(res)
         except Exception as exc:
             raise _failure(res.urn, exc) from None
 
@@ -887,16 +942,21 @@ class _Deployment:
         """After the program: delete what it no longer declares and the old halves of replacements."""
         gone = [r for urn, r in self.old.items() if urn not in self.new]
         doomed = sorted([*gone, *self.condemned, *self.pending], key=lambda r: self.old_index.get(id(r), -1))
-        for res in reversed(doomed):  # dependents were recorded after what they depend on
-            replaced = any(res is r for r in [*self.condemned, *self.pending])
+        replaced = {id(r) for r in [*self.condemned, *self.pending]}
+
+        def delete(res: _Res) -> None:
             if not self.preview:
                 self._delete(res)
-                self.condemned = [r for r in self.condemned if r is not res]
-                self.pending = [r for r in self.pending if r is not res]
-                if not replaced:
-                    self.old.pop(res.urn, None)
+                with self.lock:
+                    self.condemned = [r for r in self.condemned if r is not res]
+                    self.pending = [r for r in self.pending if r is not res]
+                    if id(res) not in replaced:
+                        self.old.pop(res.urn, None)
             # The CLI's name for removing the old half of a replacement.
-            self._step(res.urn, "delete-replaced" if replaced else "delete")
+            self._step(res.urn, "delete-replaced" if id(res) in replaced else "delete")
+
+        doomed.reverse()  # dependents were recorded after what they depend on: they start first
+        run_graph(doomed, _dependents(doomed), delete, 1 if self.preview else self.ctx.parallel)
 
     def new_state(self) -> list[_Res]:
         """The resources after an ``up`` (complete or not): registered ones, untouched old ones, pending deletes."""
@@ -917,6 +977,7 @@ class _Deployment:
             provider = self._provider(res.type)
             try:
                 if isinstance(provider, _Dynamic):
+                    self.ctx.guard(res.urn, res.inputs, res.outputs)
                     new_id, outputs, inputs = provider.read(res)
                 else:
                     (new_id, outputs), inputs = provider.read(res), None
@@ -926,19 +987,25 @@ class _Deployment:
                 self.state.resources.remove(res)
                 self._step(res.urn, "refresh-deleted")
                 continue
-            if plain(outputs) != plain(res.unsealed(res.outputs, outputs)):
+            drift = _property_changes(res.unsealed(res.outputs, outputs), outputs, set(res.secret_keys))
+            if drift:
                 self.drift.append(res.urn)
             res.id, res.outputs = new_id, outputs
             if inputs is not None:
                 res.inputs = inputs
-            self._step(res.urn, "refresh")
+            self._step(res.urn, "refresh", changed=drift)
 
     def destroy(self) -> None:
-        """Delete everything, dependents first."""
-        for res in reversed(list(self.state.resources)):
+        """Delete everything, each resource once its dependents are gone, in parallel."""
+
+        def delete(res: _Res) -> None:
             self._delete(res)
-            self.state.resources.remove(res)
+            with self.lock:
+                self.state.resources = [r for r in self.state.resources if r is not res]
             self._step(res.urn, "delete")
+
+        doomed = list(reversed(self.state.resources))
+        run_graph(doomed, _dependents(doomed), delete, self.ctx.parallel)
 
     # --- invokes and stack references ---------------------------------------------------------------------
 
@@ -980,6 +1047,18 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     """The current thread's event loop (made if missing): the runtime's own, in the main thread."""
     loop: asyncio.AbstractEventLoop = _ensure_event_loop()  # type: ignore[no-untyped-call]
     return loop
+
+
+@contextmanager
+def _thread_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop for one monitor call in a registration thread, closed after it (the thread ends later)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def _quiet_reported_failures(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -1041,7 +1120,10 @@ class _Monitor(MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        _event_loop()
+        with _thread_loop() as loop:
+            return self._register(urn, request, loop)
+
+    def _register(self, urn: str, request: Any, loop: asyncio.AbstractEventLoop) -> Any:
         if request.importId:
             raise HarnessError(f"{urn}: import (ResourceOptions(import_=...)) is not modelled by this harness")
         deps = set(request.dependencies)
@@ -1062,7 +1144,7 @@ class _Monitor(MockMonitor):
             additional_secret_outputs=list(request.additionalSecretOutputs),
         )
         id_, outputs = self.deployment.register(reg)
-        obj = _sync_await(rpc.serialize_properties(outputs, {}))
+        obj = loop.run_until_complete(rpc.serialize_properties(outputs, {}))
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, id_, outputs)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
@@ -1073,10 +1155,10 @@ class _Monitor(MockMonitor):
             raise HarnessError(
                 f"{urn}: reading an existing resource (ResourceOptions(id=...) or .get()) is not modelled"
             )
-        _event_loop()
         with self.deployment.lock:
             props = self.deployment.stack_reference(request.id or request.name)
-        obj = _sync_await(rpc.serialize_properties(props, {}))
+        with _thread_loop() as loop:
+            obj = loop.run_until_complete(rpc.serialize_properties(props, {}))
         return resource_pb2.ReadResourceResponse(urn=urn, properties=obj)
 
 
@@ -1095,7 +1177,11 @@ async def _resolve_outputs(outputs: Mapping[str, Any]) -> tuple[dict[str, Any], 
 def _run(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dict[str, Any], set[str]]:
     """Run the program once under the harness's monitor; returns the stack outputs and which are secret."""
     runtime_settings.ROOT.set(None)  # set_mocks then makes a fresh root stack for this run
-    _event_loop().set_exception_handler(_quiet_reported_failures)
+    loop = _event_loop()
+    loop.set_exception_handler(_quiet_reported_failures)
+    # The SDK sends each registration from the loop's default executor: one thread per ready step.
+    threads = registration_threads()
+    loop.set_default_executor(threads)
     mocks = _Mocks(deployment)
     pulumi.runtime.set_mocks(
         mocks, project=ctx.project.name, stack=ctx.stack, preview=preview, monitor=_Monitor(mocks, deployment)
@@ -1117,6 +1203,7 @@ def _run(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dict[st
         _sync_await(run_pulumi_func(program))
         return _sync_await(_resolve_outputs(getattr(root, "outputs", {}) or {}))
     finally:
+        threads.shutdown(wait=True)  # as the engine, wait for the steps in flight
         os.chdir(cwd)
         if program_dir in sys.path:
             sys.path.remove(program_dir)
@@ -1138,15 +1225,82 @@ def run_program(
     stack_references: Mapping[str, str | os.PathLike[str]] | None = None,
     keys_from_arm: bool = True,
     on_step: Callable[[ProgramStep], None] | None = None,
+    allow_azure: bool = False,
+    emulator: bool = False,
+    skip_preview: bool = False,
+    parallel: int | None = None,
 ) -> ProgramResult:
     """Run ``up``, ``preview``, ``refresh`` or ``destroy`` of a Python Pulumi program; raise :class:`HarnessError`.
 
     ``config`` is the stack config (``pulumi config set``); ``secrets`` names the keys of ``config`` that are
     secret, or maps secret keys to their values (``pulumi config set --secret``). Bare keys belong to the
     project's namespace. ``Pulumi.<stack>.yaml`` in the project supplies plain values underneath.
+
+    Only endpoints on this machine are called unless ``allow_azure``; ``emulator`` serves the run from a
+    private emulator whose state is kept beside the state file (``<state>.emulator/``). ``up`` previews the
+    program first unless ``skip_preview``; ``parallel`` caps the steps in flight (default: no cap).
     """
     if command not in COMMANDS:
         raise HarnessError(f"unknown command {command!r}; use one of {', '.join(COMMANDS)}")
+    with ExitStack() as served:
+        if emulator:
+            try:
+                url = served.enter_context(private_emulator(Path(f"{Path(state_file).resolve()}.emulator")))
+            except OSError as exc:
+                raise HarnessError(str(exc)) from None
+            config, secrets = _emulator_config(url, config, secrets)
+        return _run_command(
+            command,
+            program_dir,
+            state_file,
+            config=config,
+            secrets=secrets,
+            stack=stack,
+            stack_references=stack_references,
+            keys_from_arm=keys_from_arm,
+            on_step=on_step,
+            allow_azure=allow_azure,
+            emulator=emulator,
+            skip_preview=skip_preview,
+            parallel=parallel,
+        )
+
+
+def _emulator_config(
+    url: str, config: Mapping[str, str] | None, secrets: AbstractSet[str] | Mapping[str, str] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The stack config pointed at a private emulator: its ARM, a token it accepts, quick polling.
+
+    Keys configured for real accounts are dropped: the harness lists the emulator's through its ARM.
+    """
+    dropped = ("azure-openai:apiKey", "azure-openai:apiKeys")
+    values = {**FAST_POLLING, **{k: v for k, v in (config or {}).items() if k not in dropped}, ARM_ENDPOINT_KEY: url}
+    if isinstance(secrets, Mapping):
+        secret_values = {k: str(v) for k, v in secrets.items()}
+    else:
+        secret_values = {k: values.pop(k) for k in secrets or () if k in values}
+    secret_values = {k: v for k, v in secret_values.items() if k not in dropped}
+    return values, {**secret_values, "azure-openai:armToken": ARM_TOKEN}
+
+
+def _run_command(
+    command: str,
+    program_dir: str | os.PathLike[str],
+    state_file: str | os.PathLike[str],
+    *,
+    config: Mapping[str, str] | None,
+    secrets: AbstractSet[str] | Mapping[str, str] | None,
+    stack: str,
+    stack_references: Mapping[str, str | os.PathLike[str]] | None,
+    keys_from_arm: bool,
+    on_step: Callable[[ProgramStep], None] | None,
+    allow_azure: bool,
+    emulator: bool,
+    skip_preview: bool,
+    parallel: int | None,
+) -> ProgramResult:
+    if parallel is not None and parallel < 1:
+        raise HarnessError(f"parallel must be at least 1 (or None: no limit), not {parallel}")
     project = Project.load(program_dir)
     file_config, secure = project.stack_config(stack)
     values = {**file_config, **{project.qualify(k): str(v) for k, v in (config or {}).items()}}
@@ -1172,124 +1326,81 @@ def run_program(
         {k: Path(v).resolve() for k, v in (stack_references or {}).items()},
         keys_from_arm,
         on_step,
+        allow_azure,
+        emulator,
+        parallel,
     )
-    state = _State.load(state_path, project.name, stack)
-    deployment = _Deployment(ctx, state, command)
+    if not allow_azure:
+        configured = bool(values.get(ARM_ENDPOINT_KEY) or os.environ.get("AZURE_OPENAI_ARM_ENDPOINT"))
+        try:
+            require_loopback_arm(ctx.settings.arm_endpoint, configured)
+        except NotLoopbackError as exc:
+            raise HarnessError(str(exc)) from None
+    dynamic = _Dynamic(ctx)  # one plugin for the whole command, preview and update alike
+    try:
+        return _execute(ctx, command, dynamic, skip_preview)
+    finally:
+        dynamic.close()
+        ctx.close()
+
+
+def _program(ctx: _Context, deployment: _Deployment) -> tuple[dict[str, Any], set[str]]:
+    """Run the program under ``deployment``, then delete what it left out; the stack outputs."""
+    try:
+        outputs = _run(ctx, deployment, preview=deployment.preview)
+    except Exception as exc:
+        if deployment.error is not None:
+            raise deployment.error from None
+        if isinstance(exc, HarnessError):
+            raise
+        raise HarnessError(f"the program failed: {type(exc).__name__}: {exc}") from exc
+    deployment.finish_up()
+    return outputs
+
+
+def _execute(ctx: _Context, command: str, dynamic: _Dynamic, skip_preview: bool) -> ProgramResult:
+    """One command over the stack's state file."""
+    state_path = ctx.state_file
+    planned: list[ProgramStep] = []
+    if command == "up" and not skip_preview:
+        # The CLI's `up` previews the whole program first: a failed Check anywhere stops it before any change.
+        plan = _Deployment(ctx, _State.load(state_path, ctx.project.name, ctx.stack), "preview", dynamic)
+        _program(ctx, plan)
+        planned = plan.steps
+    state = _State.load(state_path, ctx.project.name, ctx.stack)
+    deployment = _Deployment(ctx, state, command, dynamic)
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
-    try:
-        if command in ("up", "preview"):
-            try:
-                try:
-                    outputs, secret_outputs = _run(ctx, deployment, preview=command == "preview")
-                except Exception as exc:
-                    if deployment.error is not None:
-                        raise deployment.error from None
-                    if isinstance(exc, HarnessError):
-                        raise
-                    raise HarnessError(f"the program failed: {type(exc).__name__}: {exc}") from exc
-                deployment.finish_up()
-                if command == "up":
-                    state.outputs, state.secret_outputs = outputs, sorted(secret_outputs)
-            finally:
-                if command == "up":  # the engine saves what it did, even when a step failed
-                    state.resources = deployment.new_state()
-                    state.save(state_path)
-        elif command == "refresh":
-            try:
-                deployment.refresh()
-            finally:
+    if command in ("up", "preview"):
+        try:
+            outputs, secret_outputs = _program(ctx, deployment)
+            if command == "up":
+                state.outputs, state.secret_outputs = outputs, sorted(secret_outputs)
+        finally:
+            if command == "up":  # the engine saves what it did, even when a step failed
+                state.resources = deployment.new_state()
                 state.save(state_path)
-            secret_outputs = set(state.secret_outputs)
-            outputs = {k: REDACTED if k in secret_outputs else v for k, v in state.outputs.items()}
-        else:
-            try:
-                deployment.destroy()
-                state.outputs, state.secret_outputs = {}, []
-            finally:
-                state.save(state_path)
-    finally:
-        deployment.close()
-        ctx.close()
+    elif command == "refresh":
+        try:
+            deployment.refresh()
+        finally:
+            state.save(state_path)
+        secret_outputs = set(state.secret_outputs)
+        outputs = {k: REDACTED if k in secret_outputs else v for k, v in state.outputs.items()}
+    else:
+        try:
+            deployment.destroy()
+            state.outputs, state.secret_outputs = {}, []
+        finally:
+            state.save(state_path)
+    diagnostics = "".join(dynamic.diagnostics) + (dynamic.plugin.stderr() if dynamic.plugin else "")
     return ProgramResult(
-        command,
-        stack,
-        deployment.steps,
-        outputs,
-        secret_outputs,
-        deployment.drift,
-        "".join(deployment.dynamic.diagnostics),
+        command, ctx.stack, deployment.steps, outputs, secret_outputs, deployment.drift, diagnostics, planned
     )
-
-
-# --- CLI -------------------------------------------------------------------------------------------------
-
-
-def _pair(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
-    return key, value
-
-
-def _print_step(step: ProgramStep) -> None:
-    print(f"    {_SYMBOLS.get(step.op, '?'):>2} {step.op:<16} {step.type:<48} {step.name}", flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m pulumi_aoai_finetuning.testing.program up|preview|refresh|destroy PROGRAM_DIR ...``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m pulumi_aoai_finetuning.testing.program",
-        description="Run a Python Pulumi program like the CLI would, against the real dynamic-provider "
-        "plugin and an ARM endpoint (the emulator's), keeping the state in a JSON file.",
-    )
-    parser.add_argument("command", choices=COMMANDS)
-    parser.add_argument("program_dir", type=Path)
-    parser.add_argument("--state", type=Path, required=True, help="the stack's state file (JSON)")
-    parser.add_argument("--stack", default="dev")
-    parser.add_argument("--config", type=_pair, action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--secret", type=_pair, action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument(
-        "--stack-ref", type=_pair, action="append", default=[], metavar="NAME=STATE_FILE", help="a StackReference"
-    )
-    parser.add_argument("--no-arm-keys", action="store_true", help="never list account keys through ARM")
-    args = parser.parse_args(argv)
-    title = {"up": "Updating", "preview": "Previewing update", "refresh": "Refreshing", "destroy": "Destroying"}
-    print(f"{title[args.command]} ({args.stack}):", flush=True)
-    try:
-        result = run_program(
-            args.command,
-            args.program_dir,
-            args.state,
-            config=dict(args.config),
-            secrets=dict(args.secret),
-            stack=args.stack,
-            stack_references=dict(args.stack_ref),
-            keys_from_arm=not args.no_arm_keys,
-            on_step=_print_step,
-        )
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if result.diagnostics.strip():
-        print("Diagnostics (the dynamic-provider plugin):")
-        print("\n".join(f"    {line}" for line in result.diagnostics.strip().splitlines()))
-    if result.outputs:
-        print("Outputs:")
-        for name, value in result.outputs.items():
-            if name in result.secret_outputs:
-                shown = "[secret]"
-            elif value == PREVIEW_UNKNOWN and args.command == "preview":
-                shown = "output<unknown>"  # as the CLI shows a value only the update will know
-            else:
-                shown = json.dumps(value)
-            print(f"    {name}: {shown}")
-    counts: dict[str, int] = {}
-    for step in result.steps:
-        counts[step.op] = counts.get(step.op, 0) + 1
-    print("Resources: " + ", ".join(f"{n} {op}" for op, n in counts.items()))
-    return 0
 
 
 if __name__ == "__main__":
+    # The imported modules' classes, not a second copy of this module's: errors must be recognised as theirs.
+    from pulumi_aoai_finetuning.testing.command_line import main
+
     sys.exit(main())
