@@ -21,19 +21,10 @@ from ..client import (
     OperationFailedError,
     final_metrics,
 )
-from ._common import (
-    Failures,
-    Provider,
-    adopt_or_create,
-    check_endpoint,
-    check_number,
-    data_client,
-    diff,
-    is_unknown,
-    poll_until,
-    resource_props,
-    user_inputs,
-)
+from ..client.status import JOB_DEAD, JOB_TERMINAL
+from ..client.waiting import adopt_or_create, poll_until
+from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
+from ._common import Provider, resource_props
 
 INPUTS = (
     "endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
@@ -46,8 +37,6 @@ OUTPUTS = (
 REPLACE_ON = ("endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
               "training_type")  # fmt: skip
 UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy")
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-DEAD = frozenset({"failed", "cancelled"})
 SUFFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 HYPERPARAMETERS = {
     "n_epochs": (1, 50, True),
@@ -209,7 +198,7 @@ class FineTuningJobProvider(Provider):
         a reason to pay for training again: a finished job then only records the new id.
         """
         result = diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
-        if olds.get("status") in DEAD:
+        if olds.get("status") in JOB_DEAD:
             # Cancelled or failed since the last up (a refresh saw it): the declared model does not exist.
             return DiffResult(changes=True, replaces=[*(result.replaces or []), "status"], delete_before_replace=False)
         if not result.changes and olds.get("status") in ("paused", "pausing") and news.get("paused") is not True:
@@ -229,7 +218,7 @@ class FineTuningJobProvider(Provider):
         new_id = news.get(key)
         if not known.get("filename") or not isinstance(new_id, str) or is_unknown(new_id):
             return False
-        client = data_client(str(news.get("endpoint") or olds["endpoint"]), config.current())
+        client = config.current().data_client(str(news.get("endpoint") or olds["endpoint"]))
         try:
             return bool(client.get_file(new_id).get("filename") == known["filename"])
         except AzureOpenAIError:
@@ -273,7 +262,7 @@ class FineTuningJobProvider(Provider):
     def _matches(self, job: dict[str, Any], inputs: dict[str, Any], seed: int) -> bool:
         suffix = job.get("suffix", job.get("user_provided_suffix"))
         return (
-            job.get("status") not in DEAD
+            job.get("status") not in JOB_DEAD
             and job.get("model") == inputs["model"]
             and job.get("training_file") == inputs["training_file"]
             and job.get("validation_file") == inputs.get("validation_file")
@@ -302,7 +291,7 @@ class FineTuningJobProvider(Provider):
         inputs = user_inputs(props, INPUTS)
         settings = config.current()
         seed = job_seed(inputs)
-        client = data_client(inputs["endpoint"], settings)
+        client = settings.data_client(inputs["endpoint"])
         try:
             job = self._find_or_submit(client, inputs, seed, settings)
             job = self._settle(client, job, inputs, settings)
@@ -316,15 +305,15 @@ class FineTuningJobProvider(Provider):
         """Bring the job to what the inputs ask for: paused, or finished (if waiting), or left running."""
         timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
         if inputs.get("paused") is True:
-            job = self._wait(client, job, timeout, settings, until=frozenset({"running", "paused"}) | TERMINAL)
+            job = self._wait(client, job, timeout, settings, until=frozenset({"running", "paused"}) | JOB_TERMINAL)
             if job.get("status") == "running":
                 job = client.pause_job(job["id"])
-            return self._wait(client, job, timeout, settings, until=frozenset({"paused"}) | TERMINAL)
+            return self._wait(client, job, timeout, settings, until=frozenset({"paused"}) | JOB_TERMINAL)
         if job.get("status") in ("paused", "pausing"):
             job = client.resume_job(job["id"])
         if inputs.get("wait", True) is False:
             return job
-        job = self._wait(client, job, timeout, settings, until=TERMINAL)
+        job = self._wait(client, job, timeout, settings, until=JOB_TERMINAL)
         if job["status"] != "succeeded":
             error = job.get("error") or {}
             raise OperationFailedError(
@@ -347,7 +336,8 @@ class FineTuningJobProvider(Provider):
             lambda: client.get_job(job["id"]),
             lambda j: j.get("status") in until,
             timeout_s=timeout,
-            settings=settings,
+            interval=settings.poll_interval,
+            cap=settings.poll_max,
             describe=lambda j: (
                 f"fine-tuning job {j['id']} is still {j.get('status')} after waiting {timeout / 60:g} minutes "
                 "(timeout_minutes). The job goes on in Azure; the next `pulumi up` resumes waiting for this same "
@@ -389,7 +379,7 @@ class FineTuningJobProvider(Provider):
                 for c in client.job_checkpoints(job["id"])
             ]
             files = job.get("result_files") or []
-            metrics = final_metrics(client.results(files[0])) if files else {}
+            metrics = self._metrics(client.results(files[0])) if files else {}
             out["metrics"] = {k: v for k, v in metrics.items() if k in METRICS or k == "step"}
             misses = gate_misses(inputs.get("quality_gate"), out["metrics"])
             if misses:
@@ -399,13 +389,21 @@ class FineTuningJobProvider(Provider):
                 )
         return out
 
+    @staticmethod
+    def _metrics(rows: list[dict[str, str]]) -> dict[str, float]:
+        """The final metrics, with the validation accuracy also under the name the other metrics use."""
+        metrics = final_metrics(rows)
+        if "validation_mean_token_accuracy" in metrics:
+            metrics["valid_mean_token_accuracy"] = metrics["validation_mean_token_accuracy"]
+        return metrics
+
     # --- read, update, delete -------------------------------------------------------------------------------
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: the job as the service has it, or gone."""
         settings = config.current()
         inputs = user_inputs(props, INPUTS)
-        client = data_client(inputs["endpoint"], settings)
+        client = settings.data_client(inputs["endpoint"])
         try:
             try:
                 job = client.get_job(id_)
@@ -438,11 +436,11 @@ class FineTuningJobProvider(Provider):
         """Pause or resume in place, resume an interrupted wait, re-apply a changed quality gate."""
         inputs = user_inputs(news, INPUTS)
         settings = config.current()
-        client = data_client(inputs["endpoint"], settings)
+        client = settings.data_client(inputs["endpoint"])
         try:
             job = client.get_job(id_)
             if inputs.get("paused") is not True and job.get("status") in ("paused", "pausing"):
-                job = self._wait(client, job, 600, settings, until=frozenset({"paused"}) | TERMINAL)
+                job = self._wait(client, job, 600, settings, until=frozenset({"paused"}) | JOB_TERMINAL)
             job = self._settle(client, job, inputs, settings)
             return UpdateResult(self._outputs(client, inputs, job, int(olds.get("job_seed") or job_seed(inputs)), olds))
         finally:
@@ -451,7 +449,7 @@ class FineTuningJobProvider(Provider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Cancel the job if it still runs, delete its results file and its record, keep the model by default."""
         settings = config.current()
-        client = data_client(props["endpoint"], settings)
+        client = settings.data_client(props["endpoint"])
         try:
             try:
                 job = client.get_job(id_)
@@ -459,14 +457,15 @@ class FineTuningJobProvider(Provider):
                 # Gone already (an interrupted destroy, or deleted outside Pulumi): its results file may remain.
                 self._delete_results(client, props.get("result_files"))
                 return
-            if job.get("status") not in TERMINAL:
+            if job.get("status") not in JOB_TERMINAL:
                 with contextlib.suppress(ConflictError):  # it finished meanwhile
                     client.cancel_job(id_)
                 job = poll_until(
                     lambda: client.get_job(id_),
-                    lambda j: j.get("status") in TERMINAL,
+                    lambda j: j.get("status") in JOB_TERMINAL,
                     timeout_s=600,
-                    settings=settings,
+                    interval=settings.poll_interval,
+                    cap=settings.poll_max,
                     describe=lambda j: f"fine-tuning job {id_} did not stop: {j.get('status')}",
                 )
             # results.csv belongs to the job, and goes first: once the record is gone nothing points at it.
@@ -477,7 +476,7 @@ class FineTuningJobProvider(Provider):
             model = job.get("fine_tuned_model")
             if props.get("delete_model_on_destroy") is True and model:
                 try:
-                    client.http.request("DELETE", f"{client.endpoint}openai/v1/models/{model}")
+                    client.delete_model(model)
                 except NotFoundError:
                     pass
                 except AzureOpenAIError as exc:

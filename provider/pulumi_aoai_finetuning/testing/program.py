@@ -66,8 +66,10 @@ from ..client.arm import ArmClient
 from ..client.dataplane import normalize_endpoint
 from ..client.errors import AzureOpenAIError, NotFoundError
 from ..client.retry import RetryPolicy
-from ..resources._common import is_unknown, plain
-from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
+from ..inputs import is_unknown, plain
+from .engine import CheckFailed, DynamicPlugin, ProviderError
+from .engine import from_struct as _from_struct
+from .engine import to_struct as _to_struct
 
 COMMANDS = ("up", "preview", "refresh", "destroy")
 DYNAMIC_PREFIX = "pulumi-python:dynamic"
