@@ -98,12 +98,12 @@ class EntraAuth:
 
         try:
             return self._shared_credential().get_token(self.scope)
-        except ClientAuthenticationError as exc:
-            # azure-identity's message lists every credential it tried, over dozens of lines; it stays the cause.
+        except (ClientAuthenticationError, ValueError) as exc:  # ValueError: AZURE_* variables set but unusable
+            # azure-identity's message (every credential it tried) stays the cause; its frames are noise.
             raise CredentialError(
                 f"no credentials for {self.scope}: set {self.instead}, or sign in to Microsoft Entra ID with "
                 "`az login` (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET for a service principal)"
-            ) from exc
+            ) from exc.with_traceback(None)
 
     def secrets(self) -> tuple[str, ...]:
         """The current token, if any."""
