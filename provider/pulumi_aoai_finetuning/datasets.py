@@ -15,7 +15,7 @@ What is checked (each problem is a :class:`DatasetError` with a ``rule`` id from
   roles, ``weight`` (0 or 1, assistant only), content parts (text, images), tool calls and tool definitions;
 - the dataset: at least ``min_examples`` examples.
 
-How it is fast (DESIGN §9 asks for 2.5x a plain ``json.loads`` loop): the file is read in 1 MiB blocks; a
+How it is fast (the goal is 2.5x a plain ``json.loads`` loop; benchmarks/bench_validate.py measures it): the file is read in 1 MiB blocks; a
 helper thread hashes each block (hashlib releases the GIL, so hashing overlaps parsing on a second core);
 lines are parsed by ``orjson`` about 64 KiB at a time as one JSON array (one call instead of one per line,
 with a random sentinel between lines that proves each line held exactly one value); the common chat shape is
