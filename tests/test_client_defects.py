@@ -104,3 +104,19 @@ def test_plain_http_to_loopback_is_allowed(endpoint: str) -> None:
         return httpx2.Response(200, json={"data": [], "has_more": False})
 
     assert _client(handler, endpoint).list_files() == []
+
+
+@pytest.mark.parametrize("version", ["v1", "2025-04-01-preview"])
+def test_delete_model_goes_to_the_only_api_that_has_it(version: str) -> None:
+    """Only the v1 API deletes a model: the client sends it there whatever the configured api-version."""
+    seen: list[tuple[str, str]] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append((request.method, str(request.url)))
+        return httpx2.Response(200, json={"id": "m", "deleted": True})
+
+    client = DataPlaneClient(
+        "https://acct.openai.azure.com", ApiKeyAuth(KEY), api_version=version, transport=httpx2.MockTransport(handler)
+    )
+    client.delete_model("gpt-4o-mini-2024-07-18.ft-abc")
+    assert seen == [("DELETE", "https://acct.openai.azure.com/openai/v1/models/gpt-4o-mini-2024-07-18.ft-abc")]
