@@ -1,4 +1,4 @@
-"""Dataset validation: validate+hash throughput against a plain stdlib loop and the hashlib floor (DESIGN §9).
+"""Dataset validation: validate+hash throughput against a plain stdlib loop and the hashlib floor.
 
 Everything is measured in one run, on one generated chat dataset (``_data.make_chat_dataset``), with the page
 cache warm, each figure the best of a few interleaved repetitions (the machine is shared; the minimum is the
@@ -45,7 +45,7 @@ def _stdlib_loop(path: Path) -> None:
 
 
 def _orjson_loop(path: Path) -> None:
-    """The same loop with orjson, for reference (DESIGN §9 quotes it)."""
+    """The same loop with orjson, for reference (the goal compares against it)."""
     with open(path, "rb") as f:
         for line in f:
             orjson.loads(line)

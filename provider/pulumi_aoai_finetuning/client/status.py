@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 # A fine-tuning job's ``status`` (data plane): these three never change again.
-JOB_SUCCEEDED = "succeeded"
 JOB_TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 # Ended without a model: the job must be submitted again to get one.
 JOB_DEAD = frozenset({"failed", "cancelled"})
+# Paused, or on the way there: a resume is needed to finish.
 JOB_PAUSED = frozenset({"paused", "pausing"})
 
 # An ARM operation's ``status`` or a resource's ``provisioningState``, lowercased. Azure spells the cancelled
@@ -14,11 +14,6 @@ JOB_PAUSED = frozenset({"paused", "pausing"})
 OPERATION_SUCCEEDED = "succeeded"
 OPERATION_FAILED = frozenset({"failed", "canceled", "cancelled"})
 OPERATION_TERMINAL = OPERATION_FAILED | {OPERATION_SUCCEEDED}
-
-
-def job_ended(job: dict[str, object]) -> bool:
-    """True once a fine-tuning job has reached a status it never leaves."""
-    return job.get("status") in JOB_TERMINAL
 
 
 def operation_state(value: object) -> str:

@@ -21,7 +21,7 @@ from ..client import (
     OperationFailedError,
     final_metrics,
 )
-from ..client.status import JOB_DEAD, JOB_TERMINAL
+from ..client.status import JOB_DEAD, JOB_PAUSED, JOB_TERMINAL
 from ..client.waiting import adopt_or_create, poll_until
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
 from ._common import Provider, resource_props
@@ -201,7 +201,7 @@ class FineTuningJobProvider(Provider):
         if olds.get("status") in JOB_DEAD:
             # Cancelled or failed since the last up (a refresh saw it): the declared model does not exist.
             return DiffResult(changes=True, replaces=[*(result.replaces or []), "status"], delete_before_replace=False)
-        if not result.changes and olds.get("status") in ("paused", "pausing") and news.get("paused") is not True:
+        if not result.changes and olds.get("status") in JOB_PAUSED and news.get("paused") is not True:
             # Paused outside Pulumi (a refresh saw it) while the stack declares it running: resume it.
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
         files = {"training_file", "validation_file"}
@@ -309,7 +309,7 @@ class FineTuningJobProvider(Provider):
             if job.get("status") == "running":
                 job = client.pause_job(job["id"])
             return self._wait(client, job, timeout, settings, until=frozenset({"paused"}) | JOB_TERMINAL)
-        if job.get("status") in ("paused", "pausing"):
+        if job.get("status") in JOB_PAUSED:
             job = client.resume_job(job["id"])
         if inputs.get("wait", True) is False:
             return job
@@ -439,7 +439,7 @@ class FineTuningJobProvider(Provider):
         client = settings.data_client(inputs["endpoint"])
         try:
             job = client.get_job(id_)
-            if inputs.get("paused") is not True and job.get("status") in ("paused", "pausing"):
+            if inputs.get("paused") is not True and job.get("status") in JOB_PAUSED:
                 job = self._wait(client, job, 600, settings, until=frozenset({"paused"}) | JOB_TERMINAL)
             job = self._settle(client, job, inputs, settings)
             return UpdateResult(self._outputs(client, inputs, job, int(olds.get("job_seed") or job_seed(inputs)), olds))
