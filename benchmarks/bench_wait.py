@@ -13,8 +13,7 @@ from typing import Any
 
 from aoai_emulator import create_emulator
 from pulumi_aoai_finetuning import config
-from pulumi_aoai_finetuning.client import ApiKeyAuth, DataPlaneClient
-from pulumi_aoai_finetuning.resources import _common
+from pulumi_aoai_finetuning.client import ApiKeyAuth, DataPlaneClient, poll_until
 
 TRAINING_SECONDS = 3600.0
 
@@ -52,19 +51,17 @@ def _measure(strategy: str, workdir: Path) -> dict[str, float]:
         clock = _EmulatorTime(emulator)
         before = len(emulator.requests())
         if strategy == "ours":
-            saved = _common.time
-            _common.time = clock  # type: ignore[assignment]
-            try:
-                settings = config.Settings()  # the defaults a user gets: 2 s first poll, x1.5, capped at 45 s
-                job = _common.poll_until(
-                    lambda: client.get_job(job_id),
-                    lambda j: j["status"] == "succeeded",
-                    timeout_s=10 * TRAINING_SECONDS,
-                    settings=settings,
-                    describe=str,
-                )
-            finally:
-                _common.time = saved
+            settings = config.Settings()  # the defaults a user gets: 2 s first poll, x1.5, capped at 45 s
+            job = poll_until(
+                lambda: client.get_job(job_id),
+                lambda j: j["status"] == "succeeded",
+                timeout_s=10 * TRAINING_SECONDS,
+                interval=settings.poll_interval,
+                cap=settings.poll_max,
+                describe=str,
+                sleep=clock.sleep,
+                monotonic=clock.monotonic,
+            )
         else:
             while (job := client.get_job(job_id))["status"] != "succeeded":
                 clock.sleep(5.0)

@@ -164,4 +164,5 @@ def test_final_metrics_take_the_last_value_of_each_column() -> None:
     metrics = final_metrics(rows)
     assert metrics["train_loss"] == 1.0
     assert metrics["full_valid_loss"] == 1.5
-    assert metrics["valid_mean_token_accuracy"] == 0.7
+    assert metrics["validation_mean_token_accuracy"] == 0.7
+    assert "valid_mean_token_accuracy" not in metrics  # columns keep their own names; no alias to undo

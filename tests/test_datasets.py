@@ -414,7 +414,7 @@ def test_too_large_is_decided_from_the_size_without_reading(tmp_path: Path, monk
 
 
 def test_default_limits_are_the_services() -> None:
-    """Files must be smaller than 512 MiB and hold at least 10 examples (azure-api.md §2.3)."""
+    """Files must be smaller than 512 MiB and hold at least 10 examples (learn.microsoft.com/azure/ai-foundry/openai/quotas-limits)."""
     assert MAX_BYTES == 512 * 1024 * 1024
     assert MIN_EXAMPLES == 10
 

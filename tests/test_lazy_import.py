@@ -43,11 +43,6 @@ def test_every_public_name_resolves_and_unknown_names_raise() -> None:
         _ = pulumi_aoai_finetuning.FineTunningJob  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/connection.py and cli/watch.py still import resources._common (and so pulumi); the move of "
-    "data_client and poll_until into client/ removes that, and this test then passes",
-)
 def test_the_aoai_ft_command_does_not_import_pulumi() -> None:
     """``aoai-ft`` starts without loading the Pulumi SDK (it needs none of it)."""
     loaded = _loaded_after("import pulumi_aoai_finetuning.cli.main")

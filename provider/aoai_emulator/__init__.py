@@ -1,7 +1,7 @@
 """A local Azure OpenAI fine-tuning and ARM emulator that the official clients accept unchanged.
 
 Start it with the ``aoai-emulator`` command (its first stdout line is its URL) or in-process with
-:func:`create_emulator`. See ``DESIGN.md`` §7 for what it emulates and how faithfully.
+:func:`create_emulator`. README.md ("The emulator") says what it emulates and how faithfully.
 """
 
 from .catalog import Limits, Timings

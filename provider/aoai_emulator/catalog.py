@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Dated data-plane (authoring) api-versions, GA and preview (reference/azure-api.md §1.2).
+# Dated data-plane (authoring) api-versions, GA and preview: the versions of Azure's REST specs
+# (github.com/Azure/azure-rest-api-specs, specification/cognitiveservices/data-plane/AzureOpenAI/authoring).
 DATED_GA_VERSIONS = ("2022-12-01", "2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21")
 DATED_PREVIEW_VERSIONS = (
     "2023-10-01-preview",
@@ -88,9 +89,6 @@ INFERENCE_ONLY_MODELS = frozenset(
 )
 
 TRAINING_TYPES = frozenset({"standard", "globalstandard", "developer", "developertier"})
-FILE_PURPOSES = frozenset(
-    {"fine-tune", "assistants", "batch", "evals", "fine-tune-results", "assistants_output", "batch_output"}
-)
 UPLOAD_PURPOSES = frozenset({"fine-tune", "assistants", "batch", "evals"})
 SKU_NAMES = {
     s.lower(): s
@@ -112,7 +110,7 @@ DEVELOPER_SKUS = frozenset({"developertier", "developer"})
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-account limits of the service (reference/azure-api.md §2.3, §3.3, §6.4)."""
+    """Per-account limits of the service (learn.microsoft.com/azure/ai-foundry/openai/quotas-limits)."""
 
     max_file_bytes: int = 512 * 1024 * 1024
     max_files: int = 50

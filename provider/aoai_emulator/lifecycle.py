@@ -18,7 +18,6 @@ from .state import Obj
 INF = math.inf
 JOB_TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 JOB_HOLDS_SLOT = frozenset({"running", "pausing", "paused", "resuming"})
-JOB_STATUS = {"validating": "pending", "queued": "pending"}  # Azure shows both as "pending"
 
 
 def epoch_seconds(t: float) -> int:

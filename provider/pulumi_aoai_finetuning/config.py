@@ -1,4 +1,4 @@
-"""Stack config and environment, resolved the same way in every process (DESIGN §5).
+"""Stack config and environment, resolved the same way in every process (the providers and ``aoai-ft``).
 
 Keys (namespace ``azure-openai``):
 
@@ -25,8 +25,11 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from .client.arm import ArmClient
 from .client.auth import ARM_SCOPE, DATA_PLANE_SCOPE, ApiKeyAuth, Auth, BearerAuth, EntraAuth
-from .client.dataplane import normalize_endpoint
+from .client.dataplane import DataPlaneClient, normalize_endpoint
+from .client.pool import shared_client
+from .client.retry import RetryPolicy
 
 NAMESPACE = "azure-openai"
 DEFAULT_API_VERSION = "v1"
@@ -59,11 +62,40 @@ class Settings:
     def data_plane_auth(self, endpoint: str) -> Auth:
         """The credentials for one account: its key from ``apiKeys``, else ``apiKey``, else Entra ID."""
         key = self.api_keys.get(normalize_endpoint(endpoint)) or self.api_key
-        return ApiKeyAuth(key) if key else EntraAuth(DATA_PLANE_SCOPE)
+        if key:
+            return ApiKeyAuth(key)
+        return EntraAuth(
+            DATA_PLANE_SCOPE,
+            instead=f"the account key in {NAMESPACE}:apiKey (pulumi config set --secret {NAMESPACE}:apiKey <key>) "
+            "or AZURE_OPENAI_API_KEY",
+        )
 
     def arm_auth(self) -> Auth:
         """Credentials for ARM: the configured bearer token, else Entra ID for the management scope."""
-        return BearerAuth(self.arm_token) if self.arm_token else EntraAuth(ARM_SCOPE)
+        if self.arm_token:
+            return BearerAuth(self.arm_token)
+        return EntraAuth(ARM_SCOPE, instead=f"a bearer token in {NAMESPACE}:armToken or AZURE_OPENAI_ARM_TOKEN")
+
+    def data_client(self, endpoint: str) -> DataPlaneClient:
+        """A data-plane client for one account: this process's pool for it, credentials as configured now."""
+        return DataPlaneClient(
+            endpoint,
+            self.data_plane_auth(endpoint),
+            api_version=self.api_version,
+            policy=RetryPolicy(max_attempts=self.max_retries),
+            client=shared_client(endpoint),
+        )
+
+    def arm_client(self) -> ArmClient:
+        """An ARM client: this process's pool for ARM, credentials as configured now, this polling pace."""
+        return ArmClient(
+            self.arm_endpoint,
+            self.arm_auth(),
+            policy=RetryPolicy(max_attempts=self.max_retries),
+            poll_interval=self.poll_interval,
+            poll_max=self.poll_max,
+            client=shared_client(self.arm_endpoint),
+        )
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret value these settings hold, for redaction."""

@@ -1,4 +1,4 @@
-"""``aoai-ft jobs``: the account's jobs as a table; credentials as DESIGN §5 says."""
+"""``aoai-ft jobs``: the account's jobs as a table; credentials as the providers resolve them."""
 
 from __future__ import annotations
 

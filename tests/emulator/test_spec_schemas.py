@@ -11,7 +11,7 @@ Swagger 2.0 is read as JSON Schema draft 4, converted lightly:
 - ``x-nullable: true`` admits null;
 - an optional (not ``required``) property admits null too: the data-plane specs carry no ``x-nullable`` at
   all, yet the service sends null for unset optional fields (``fine_tuned_model``, ``result_files``,
-  ``error``, ... reference/azure-api.md §3.4) and Azure's SDKs read null as absent. Required ones stay non-null;
+  ``error``, ... as the job examples of github.com/Azure/azure-rest-api-specs show) and Azure's SDKs read null as absent. Required ones stay non-null;
 - ``readOnly``, ``discriminator`` and ``x-ms-*`` are annotations; enums are checked as listed;
   ``int32``/``int64`` formats are range-checked.
 """

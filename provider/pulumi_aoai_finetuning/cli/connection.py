@@ -1,4 +1,4 @@
-"""Which account and job a command talks to: ``--endpoint`` and credentials (DESIGN §5), or a Pulumi stack."""
+"""Which account and job a command talks to: ``--endpoint`` and credentials (as the providers resolve them), or a stack."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import config
 from ..client import DataPlaneClient
-from ..resources._common import data_client
+from ..client.security import insecure_reason
 
 DEFAULT_KEY_ENV = "AZURE_OPENAI_API_KEY"
 PULUMI_TIMEOUT_S = 120.0  # `pulumi stack output` may log in to a backend first; never hang a CI job forever
@@ -36,7 +36,7 @@ class Target:
 
     def client(self) -> DataPlaneClient:
         """A data-plane client built exactly as the providers build theirs."""
-        return data_client(self.endpoint, self.settings)
+        return self.settings.data_client(self.endpoint)
 
     def command(self, name: str) -> str:
         """The command line that runs ``aoai-ft <name>`` against the same job again (resume hints)."""
@@ -141,6 +141,9 @@ def resolve(args: argparse.Namespace, *, job: bool) -> Target:
         raise CliError(
             f"--endpoint must be an https:// URL such as https://<account>.openai.azure.com/, not {endpoint!r}"
         )
+    reason = insecure_reason(endpoint)
+    if reason is not None:
+        raise CliError(f"--endpoint {endpoint!r}: {reason}")
     return Target(endpoint, job_id, settings_from(args), args.stack, args.api_version)
 
 

@@ -22,8 +22,6 @@ from . import charts, connection, tables
 from .connection import CliError
 from .formatting import number, timestamp
 
-# final_metrics also gives the per-step validation accuracy under the provider's name; one row for it is enough.
-ALIASES = {"valid_mean_token_accuracy": "validation_mean_token_accuracy"}
 CHECKPOINT_METRICS = ("train_loss", "valid_loss", "full_valid_loss", "full_valid_mean_token_accuracy")
 
 
@@ -132,7 +130,7 @@ def summarize(rows: Sequence[dict[str, str]]) -> list[Metric]:
     final = final_metrics(list(rows))
     out = []
     for name, value in final.items():
-        if name == "step" or (name in ALIASES and ALIASES[name] in final):
+        if name == "step":
             continue
         best, best_step = _best(rows, name)
         out.append(Metric(name, value, best, best_step))

@@ -17,11 +17,11 @@ from rich.text import Text
 
 from .. import config
 from ..client import DataPlaneClient
-from ..resources._common import poll_until
+from ..client.status import JOB_TERMINAL
+from ..client.waiting import poll_until
 from . import connection
 from .formatting import clock, duration, number
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 STATUS_STYLES = {
     "succeeded": "bold green",
     "failed": "bold red",
@@ -121,9 +121,10 @@ class Watcher:
         """Poll until the job ends, with the provider's capped backoff; returns the final job."""
         return poll_until(
             self.poll,
-            lambda job: job.get("status") in TERMINAL,
+            lambda job: job.get("status") in JOB_TERMINAL,
             timeout_s=math.inf,
-            settings=settings,
+            interval=settings.poll_interval,
+            cap=settings.poll_max,
             describe=lambda job: f"job {self.job_id} is {job.get('status')}",
         )
 
@@ -165,7 +166,7 @@ class Watcher:
     def remaining(self) -> float | None:
         """Seconds to the end of training: from the step rate seen so far, else the service's estimate."""
         status = self.job.get("status")
-        if status in TERMINAL:
+        if status in JOB_TERMINAL:
             return 0.0
         if self._first_step is not None and self.step is not None and self.total is not None:
             since, first = self._first_step
@@ -185,7 +186,7 @@ class Watcher:
         grid.add_column()
         if self.total is not None:
             bar: RenderableType = ProgressBar(total=self.total, completed=self.step or 0, width=BAR_WIDTH)
-        elif self.live and status not in TERMINAL:
+        elif self.live and status not in JOB_TERMINAL:
             bar = ProgressBar(total=None, width=BAR_WIDTH)  # steps unknown yet: a pulse shows it is alive
         else:
             bar = Text("")
@@ -196,7 +197,7 @@ class Watcher:
         elif self.step is not None:
             details.append(f"step {self.step}")
         details.append(f"elapsed {duration(self.elapsed())}")
-        if status not in TERMINAL:
+        if status not in JOB_TERMINAL:
             details.append(f"eta {duration(self.remaining())}")
         grid.add_row(Text(status, style=STATUS_STYLES.get(status, "bold")), bar, Text(" · ".join(details)))
         losses = [

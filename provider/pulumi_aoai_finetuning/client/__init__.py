@@ -7,6 +7,8 @@ from .errors import (
     AuthenticationError,
     AzureOpenAIError,
     ConflictError,
+    CredentialError,
+    InsecureEndpointError,
     InvalidRequestError,
     NotFoundError,
     OperationFailedError,
@@ -18,6 +20,8 @@ from .errors import (
     redact,
 )
 from .retry import RetryPolicy
+from .security import require_secure
+from .waiting import adopt_or_create, backoff, poll_until
 
 __all__ = [
     "ACCOUNT_ID_RE",
@@ -28,8 +32,10 @@ __all__ = [
     "AzureOpenAIError",
     "BearerAuth",
     "ConflictError",
+    "CredentialError",
     "DataPlaneClient",
     "EntraAuth",
+    "InsecureEndpointError",
     "InvalidRequestError",
     "NotFoundError",
     "OperationFailedError",
@@ -40,7 +46,11 @@ __all__ = [
     "TransportError",
     "WaitTimeoutError",
     "account_writes",
+    "adopt_or_create",
+    "backoff",
     "final_metrics",
     "normalize_endpoint",
+    "poll_until",
     "redact",
+    "require_secure",
 ]

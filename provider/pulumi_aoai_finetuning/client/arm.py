@@ -1,9 +1,9 @@
 """The ARM client: resource GET/PUT/PATCH/DELETE with Azure's long-running-operation rules.
 
-After a write, the operation is followed through ``Azure-AsyncOperation`` (preferred), else ``Location``,
-else the resource's ``provisioningState`` (reference/azure-api.md §7.3). Writes to the deployments of one
-account are serialised within the process, and ``409 RequestConflict`` (another operation on the account is
-in progress, from another process or stack) is retried with backoff until the caller's deadline.
+After a write, the operation is followed by the strategies of :mod:`.lro` (``Azure-AsyncOperation``, else
+``Location``, else the resource itself). Writes to the deployments of one account are serialised within the
+process, and ``409 RequestConflict`` (another operation on the account is in progress, from another process
+or stack) is retried with backoff until the caller's deadline.
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ from typing import Any
 import httpx2
 
 from .auth import Auth
-from .errors import ConflictError, NotFoundError, OperationFailedError, WaitTimeoutError
+from .errors import ConflictError, OperationFailedError
 from .http import HttpClient
-from .retry import RetryPolicy, retry_after_seconds
+from .lro import Operation, follow
+from .retry import RetryPolicy
+from .security import require_secure
+from .status import OPERATION_FAILED, operation_state
+from .waiting import Pacer, backoff
 
 API_VERSION = "2025-06-01"
 ACCOUNT_ID_RE = re.compile(
@@ -28,7 +32,6 @@ ACCOUNT_ID_RE = re.compile(
     r"Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)$",
     re.IGNORECASE,
 )
-TERMINAL = {"succeeded", "failed", "canceled", "cancelled"}
 
 _locks_guard = threading.Lock()
 _account_locks: dict[str, threading.Lock] = {}
@@ -56,10 +59,12 @@ class ArmClient:
         policy: RetryPolicy | None = None,
         poll_interval: float = 2.0,
         poll_max: float = 30.0,
+        client: httpx2.Client | None = None,
     ) -> None:
+        require_secure(endpoint, "azure-openai:armEndpoint")
         self.endpoint = endpoint.rstrip("/")
         self.api_version = api_version
-        self.http = HttpClient(auth, transport=transport, policy=policy)
+        self.http = HttpClient(auth, transport=transport, policy=policy, client=client)
         self.poll_interval = poll_interval
         self.poll_max = poll_max
 
@@ -110,8 +115,8 @@ class ArmClient:
         result = self._follow(response, method, resource_id, deadline)
         if result is None:
             result = self.get(resource_id)
-        state = str(result.get("properties", {}).get("provisioningState", "Succeeded")).lower()
-        if state in ("failed", "canceled"):
+        state = operation_state(result.get("properties", {}).get("provisioningState"))
+        if state in OPERATION_FAILED:
             raise OperationFailedError(f"{method} {resource_id} ended {state}")
         return result
 
@@ -125,53 +130,14 @@ class ArmClient:
             except ConflictError as exc:
                 if exc.code != "RequestConflict" or time.monotonic() >= deadline:
                     raise
-                wait = exc.retry_after or min(self.poll_max, max(self.poll_interval, 0.05) * 2 ** min(attempt, 6))
+                # The other operation takes as long as a deployment does: wait as a poll would, doubling.
+                first = max(self.poll_interval, 0.05) * 2
+                wait = exc.retry_after or backoff(min(attempt, 6), first=first, cap=self.poll_max)
                 time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
-
-    def _sleep(self, response: httpx2.Response, interval: float, deadline: float, what: str) -> float:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WaitTimeoutError(what)
-        asked = retry_after_seconds(response.headers)
-        time.sleep(min(asked if asked is not None else interval, remaining))
-        return min(interval * 1.5 if interval > 0 else 0.0, self.poll_max)
 
     def _follow(
         self, response: httpx2.Response, method: str, resource_id: str, deadline: float
     ) -> dict[str, Any] | None:
         """Wait for a long-running operation; the resource for PUT/PATCH when its body has it, else None."""
-        what = f"{method} {resource_id} is still running; the next `pulumi up` picks it up again"
-        interval = self.poll_interval
-        async_url = response.headers.get("azure-asyncoperation")
-        location = response.headers.get("location")
-        if async_url:
-            while True:
-                status = self.http.request("GET", async_url)
-                body = status.json()
-                state = str(body.get("status", "")).lower()
-                if state in TERMINAL:
-                    if state != "succeeded":
-                        error = body.get("error") or {}
-                        raise OperationFailedError(
-                            f"{method} {resource_id} {state}: {error.get('code', '')} {error.get('message', '')}".strip()
-                        )
-                    return None if method == "DELETE" else self.get(resource_id)
-                interval = self._sleep(status, interval, deadline, what)
-        if location:
-            while True:
-                interval = self._sleep(response, interval, deadline, what)
-                response = self.http.request("GET", location, expect=(404,))
-                if response.status_code != 202:
-                    return dict(response.json()) if response.content and method != "DELETE" else None
-        if method == "DELETE":
-            while True:
-                try:
-                    self.get(resource_id)
-                except NotFoundError:
-                    return None
-                interval = self._sleep(response, interval, deadline, what)
-        body = response.json() if response.content else {}
-        while str(body.get("properties", {}).get("provisioningState", "Succeeded")).lower() not in TERMINAL:
-            interval = self._sleep(response, interval, deadline, what)
-            body = self.get(resource_id)
-        return dict(body)
+        pacer = Pacer(self.poll_interval, self.poll_max, deadline)
+        return follow(Operation(self.http, self.get, method, resource_id, response, pacer))

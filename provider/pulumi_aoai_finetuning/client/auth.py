@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .errors import CredentialError
+
 DATA_PLANE_SCOPE = "https://cognitiveservices.azure.com/.default"
 ARM_SCOPE = "https://management.azure.com/.default"
 
@@ -69,8 +71,9 @@ class EntraAuth:
     _credential: Any = None
     _credential_lock = threading.Lock()
 
-    def __init__(self, scope: str) -> None:
+    def __init__(self, scope: str, *, instead: str = "an API key") -> None:
         self.scope = scope
+        self.instead = instead  # what the user could configure instead of a login, named when there is none
         self._token: Any = None
         self._lock = threading.Lock()
 
@@ -87,8 +90,20 @@ class EntraAuth:
         """A fresh-enough bearer token for the scope."""
         with self._lock:
             if self._token is None or self._token.expires_on - 300 < time.time():
-                self._token = self._shared_credential().get_token(self.scope)
+                self._token = self._fetch()
             return {"Authorization": f"Bearer {self._token.token}"}
+
+    def _fetch(self) -> Any:
+        from azure.core.exceptions import ClientAuthenticationError  # noqa: PLC0415 - loaded with azure-identity
+
+        try:
+            return self._shared_credential().get_token(self.scope)
+        except (ClientAuthenticationError, ValueError) as exc:  # ValueError: AZURE_* variables set but unusable
+            # azure-identity's message (every credential it tried) stays the cause; its frames are noise.
+            raise CredentialError(
+                f"no credentials for {self.scope}: set {self.instead}, or sign in to Microsoft Entra ID with "
+                "`az login` (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET for a service principal)"
+            ) from exc.with_traceback(None)
 
     def secrets(self) -> tuple[str, ...]:
         """The current token, if any."""

@@ -13,6 +13,7 @@ import httpx2
 from .auth import Auth
 from .http import HttpClient
 from .retry import RetryPolicy
+from .security import require_secure
 
 COPY_HEADER = {"aoai-copy-ft-checkpoints": "preview", "Accept": "application/json"}
 V1 = "v1"
@@ -35,10 +36,12 @@ class DataPlaneClient:
         transport: httpx2.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
         verify: Any = True,
+        client: httpx2.Client | None = None,
     ) -> None:
+        require_secure(endpoint)
         self.endpoint = normalize_endpoint(endpoint)
         self.api_version = api_version
-        self.http = HttpClient(auth, transport=transport, policy=policy, verify=verify)
+        self.http = HttpClient(auth, transport=transport, policy=policy, verify=verify, client=client)
 
     @property
     def dated(self) -> bool:
@@ -169,10 +172,20 @@ class DataPlaneClient:
         text = self.file_content(file_id).decode("utf-8-sig")
         return list(csv.DictReader(io.StringIO(text)))
 
+    # --- models -------------------------------------------------------------------------------------------
+
+    def delete_model(self, model: str) -> None:
+        """Delete a fine-tuned model that nothing deploys (404 is the caller's business).
+
+        Only the v1 API has this operation (``DELETE /openai/v1/models/{model}``; no dated api-version
+        defines it): it is sent there whatever ``api_version`` is, as checkpoint copies are.
+        """
+        self.http.request("DELETE", f"{self.endpoint}openai/{V1}/models/{model}")
+
     # --- checkpoint copy (preview, v1 path) ---------------------------------------------------------------
 
     def _copy_url(self, job_id: str, checkpoint: str) -> str:
-        return f"{self.endpoint}openai/v1/fine_tuning/jobs/{job_id}/checkpoints/{checkpoint}/copy"
+        return f"{self.endpoint}openai/{V1}/fine_tuning/jobs/{job_id}/checkpoints/{checkpoint}/copy"
 
     def start_copy(self, job_id: str, checkpoint: str, destination_id: str, region: str) -> dict[str, Any]:
         """Start copying a checkpoint to another account (repeating it adopts the copy in progress)."""
@@ -189,7 +202,7 @@ class DataPlaneClient:
 
 
 def final_metrics(rows: list[dict[str, str]]) -> dict[str, float]:
-    """The final metrics of a job from its ``results.csv``: the last value of every column that has one."""
+    """The final metrics of a job from its ``results.csv``: the last value of every column, under its own name."""
     out: dict[str, float] = {}
     for row in rows:
         for key, value in row.items():
@@ -198,6 +211,4 @@ def final_metrics(rows: list[dict[str, str]]) -> dict[str, float]:
                     out[key] = float(value)
                 except ValueError:
                     continue
-    if "validation_mean_token_accuracy" in out:
-        out["valid_mean_token_accuracy"] = out["validation_mean_token_accuracy"]
     return out

@@ -12,7 +12,9 @@
     │   ├── ThrottledError           429
     │   └── ServerError              5xx
     ├── OperationFailedError         a long-running operation (job, deployment, copy) ended badly
-    └── WaitTimeoutError             we stopped waiting; the remote operation goes on
+    ├── WaitTimeoutError             we stopped waiting; the remote operation goes on
+    ├── CredentialError              no key, and no Microsoft Entra ID login to get a token from
+    └── InsecureEndpointError        a URL that would carry a credential in cleartext (http off this machine)
 
 Messages never contain an API key or a bearer token: see :func:`redact`.
 """
@@ -20,6 +22,7 @@ Messages never contain an API key or a bearer token: see :func:`redact`.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _SECRET_HEADER_RE = re.compile(
     r"(?i)(api-key|authorization|ocp-apim-subscription-key)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+(?: [^\s\"',}]+)?)"
@@ -42,11 +45,21 @@ class AzureOpenAIError(Exception):
 
 
 class TransportError(AzureOpenAIError):
-    """The request got no HTTP answer: connection refused or reset, or a network timeout."""
+    """The request got no HTTP answer: connection refused or reset, or a network timeout.
+
+    ``may_have_reached_service`` is False only when the connection was never made: then a POST cannot have
+    done anything, and repeating it is safe. The httpx error is kept as ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, may_have_reached_service: bool = True) -> None:
+        self.may_have_reached_service = may_have_reached_service
+        super().__init__(message)
 
 
 class ServiceError(AzureOpenAIError):
     """The service answered with an error status."""
+
+    may_have_reached_service = True
 
     def __init__(
         self,
@@ -59,6 +72,7 @@ class ServiceError(AzureOpenAIError):
         url: str = "",
         target: str | None = None,
         retry_after: float | None = None,
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         self.status = status
         self.code = code
@@ -68,6 +82,8 @@ class ServiceError(AzureOpenAIError):
         self.url = url
         self.target = target
         self.retry_after = retry_after
+        # ARM's ``error.details`` (as azure-core's ODataV4Format keeps them): the specific causes of a 400.
+        self.details = list(details or [])
         where = f" ({method} {url})" if method else ""
         rid = f" [request id {request_id}]" if request_id else ""
         super().__init__(redact(f"{status} {code or ''}: {message}{where}{rid}".replace("  ", " ")))
@@ -103,6 +119,14 @@ class OperationFailedError(AzureOpenAIError):
 
 class WaitTimeoutError(AzureOpenAIError):
     """We stopped waiting for a long-running operation; the operation itself continues remotely."""
+
+
+class CredentialError(AzureOpenAIError):
+    """No credential could be found: no key configured and no Microsoft Entra ID login; the message says which."""
+
+
+class InsecureEndpointError(AzureOpenAIError, ValueError):
+    """A URL that would receive a key or token over plain http from another machine."""
 
 
 def error_for_status(status: int) -> type[ServiceError]:

@@ -22,6 +22,7 @@ def _error_from(response: httpx2.Response, method: str, url: str, secrets: tuple
     code: str | None = None
     message = response.reason_phrase or "error"
     target = None
+    details: list[dict[str, Any]] = []
     try:
         body = response.json()
     except ValueError:
@@ -32,6 +33,9 @@ def _error_from(response: httpx2.Response, method: str, url: str, secrets: tuple
             code = str(err["code"]) if err.get("code") is not None else None
             message = str(err.get("message") or message)
             target = err.get("target") or err.get("param")
+            raw_details = err.get("details")
+            if isinstance(raw_details, list):
+                details = [d for d in raw_details if isinstance(d, dict)]
     elif response.text:
         message = response.text[:500]
     request_id = response.headers.get("apim-request-id") or response.headers.get("x-ms-request-id")
@@ -45,11 +49,29 @@ def _error_from(response: httpx2.Response, method: str, url: str, secrets: tuple
         url=redact(url, secrets),
         target=target,
         retry_after=retry_after_seconds(response.headers),
+        details=details,
+    )
+
+
+def new_client(
+    *, transport: httpx2.BaseTransport | None = None, timeout: float = 120.0, verify: Any = True
+) -> httpx2.Client:
+    """An httpx client as every request of this package is sent: our User-Agent, no redirects, these timeouts."""
+    return httpx2.Client(
+        transport=transport,
+        timeout=httpx2.Timeout(timeout, connect=15.0),
+        verify=verify,
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
     )
 
 
 class HttpClient:
-    """httpx with the retry rules of DESIGN §6 and errors mapped to :mod:`.errors`."""
+    """httpx with our retry rules (:mod:`.retry`) and errors mapped to :mod:`.errors`.
+
+    ``client`` is a shared connection pool (:mod:`.pool`), left open by :meth:`close`; without one, the
+    client gets its own pool and closes it.
+    """
 
     def __init__(
         self,
@@ -59,21 +81,18 @@ class HttpClient:
         policy: RetryPolicy | None = None,
         timeout: float = 120.0,
         verify: Any = True,
+        client: httpx2.Client | None = None,
     ) -> None:
         self.auth = auth
         self.policy = policy or RetryPolicy()
-        self._client = httpx2.Client(
-            transport=transport,
-            timeout=httpx2.Timeout(timeout, connect=15.0),
-            verify=verify,
-            headers={"User-Agent": USER_AGENT},
-            follow_redirects=False,
-        )
+        self._owned = client is None
+        self._client = client if client is not None else new_client(transport=transport, timeout=timeout, verify=verify)
         self.calls = 0  # requests sent, retries included: the benchmarks count them
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
+        """Close the connection pool, unless it is shared."""
+        if self._owned:
+            self._client.close()
 
     def _secrets(self) -> tuple[str, ...]:
         return self.auth.secrets() if self.auth else ()
@@ -120,7 +139,10 @@ class HttpClient:
                     log.debug("%s %s: %s; retrying in %.2fs", method, redact(url), type(exc).__name__, wait)
                     time.sleep(wait)
                     continue
-                raise TransportError(redact(f"{method} {url}: {type(exc).__name__}: {exc}", self._secrets())) from None
+                raise TransportError(
+                    redact(f"{method} {url}: {type(exc).__name__}: {exc}", self._secrets()),
+                    may_have_reached_service=not never_sent,
+                ) from exc
             status = response.status_code
             if status < 400 or status in expect:
                 return response

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import email.utils
-import random
 import time
 from dataclasses import dataclass
 
 import httpx2
+
+from .waiting import backoff
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # Statuses after which a POST cannot have done its work: throttling happens in front of the service.
@@ -29,8 +30,12 @@ def retry_after_seconds(headers: httpx2.Headers) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, float(parsed.timestamp()) - time.time()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (ValueError, TypeError, IndexError):
+        return None  # neither seconds nor an HTTP date (a proxy's "soon"): the caller backs off instead
+    return max(0.0, float(parsed.timestamp()) - time.time())
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based): exponential, capped, with 25 % jitter downwards."""
-        raw: float = min(self.base_delay * 2.0 ** (attempt - 1), self.max_delay)
-        return raw * (1 - 0.25 * random.random())
+        return backoff(attempt, first=self.base_delay, cap=self.max_delay, factor=2.0, jitter=0.25)
 
     def delay(self, attempt: int, response: httpx2.Response | None) -> float:
         """Honour the response's retry headers when present and sane, else back off."""

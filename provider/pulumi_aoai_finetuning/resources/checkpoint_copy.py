@@ -10,20 +10,9 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 
 from .. import config
 from ..client import NotFoundError, OperationFailedError
-from ._common import (
-    Failures,
-    Provider,
-    arm_client,
-    check_account_id,
-    check_endpoint,
-    check_number,
-    data_client,
-    diff,
-    is_unknown,
-    poll_until,
-    resource_props,
-    user_inputs,
-)
+from ..client.waiting import poll_until
+from ..inputs import Failures, check_account_id, check_endpoint, check_number, diff, is_unknown, user_inputs
+from ._common import Provider, resource_props
 from .shapes import CopiedAccountDetailDict
 
 INPUTS = ("endpoint", "job_id", "checkpoint", "destination_account_id", "destination_region", "timeout_minutes")
@@ -64,7 +53,7 @@ class CheckpointCopyProvider(Provider):
         """Check the documented prerequisites, start the copy (adopting one in progress), wait for it."""
         inputs = user_inputs(props, INPUTS)
         settings = config.current()
-        client = data_client(inputs["endpoint"], settings)
+        client = settings.data_client(inputs["endpoint"])
         destination = inputs["destination_account_id"]
         try:
             checkpoint = inputs.get("checkpoint")
@@ -88,7 +77,8 @@ class CheckpointCopyProvider(Provider):
                 lambda: client.copy_status(inputs["job_id"], checkpoint),
                 lambda s: (_mine(s, destination) or {}).get("status") in ("Completed", "Failed"),
                 timeout_s=timeout,
-                settings=settings,
+                interval=settings.poll_interval,
+                cap=settings.poll_max,
                 describe=lambda _s: (
                     f"the copy of {checkpoint} to {destination} is still in progress after "
                     f"{timeout / 60:g} minutes; the next `pulumi up` resumes waiting for it"
@@ -113,7 +103,7 @@ class CheckpointCopyProvider(Provider):
         return CreateResult(f"{inputs['job_id']}/{checkpoint}->{destination}", outputs)
 
     def _region(self, destination: str, settings: config.Settings) -> str:
-        arm = arm_client(settings)
+        arm = settings.arm_client()
         try:
             return str(arm.get(destination)["location"])
         except NotFoundError:
@@ -124,7 +114,7 @@ class CheckpointCopyProvider(Provider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: the copy's status for our destination, or gone."""
         settings = config.current()
-        client = data_client(props["endpoint"], settings)
+        client = settings.data_client(props["endpoint"])
         try:
             status = client.copy_status(props["job_id"], props.get("resolved_checkpoint") or props["checkpoint"])
         except NotFoundError:

@@ -10,17 +10,8 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 
 from .. import config
 from ..client import NotFoundError, account_writes
-from ._common import (
-    Failures,
-    Provider,
-    arm_client,
-    check_account_id,
-    check_number,
-    diff,
-    is_unknown,
-    resource_props,
-    user_inputs,
-)
+from ..inputs import Failures, check_account_id, check_number, diff, is_unknown, user_inputs
+from ._common import Provider, resource_props
 from .shapes import RateLimitDict
 
 INPUTS = (
@@ -120,7 +111,7 @@ class DeploymentProvider(Provider):
 
     def _put(self, inputs: dict[str, Any]) -> dict[str, Any]:
         settings = config.current()
-        client = arm_client(settings)
+        client = settings.arm_client()
         timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
         try:
             with account_writes(inputs["account_id"]):
@@ -142,7 +133,7 @@ class DeploymentProvider(Provider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: the deployment as ARM has it, or gone (Azure deletes idle fine-tuned deployments)."""
         settings = config.current()
-        client = arm_client(settings)
+        client = settings.arm_client()
         try:
             resource = client.get(id_)
         except NotFoundError:
@@ -154,7 +145,7 @@ class DeploymentProvider(Provider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """DELETE and wait until ARM reports it gone."""
         settings = config.current()
-        client = arm_client(settings)
+        client = settings.arm_client()
         timeout = float(props.get("timeout_minutes") or DEFAULT_TIMEOUT_MINUTES) * 60
         try:
             with account_writes(str(props.get("account_id") or id_.rsplit("/deployments/", 1)[0])):

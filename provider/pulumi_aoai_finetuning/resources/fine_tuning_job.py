@@ -21,19 +21,10 @@ from ..client import (
     OperationFailedError,
     final_metrics,
 )
-from ._common import (
-    Failures,
-    Provider,
-    adopt_or_create,
-    check_endpoint,
-    check_number,
-    data_client,
-    diff,
-    is_unknown,
-    poll_until,
-    resource_props,
-    user_inputs,
-)
+from ..client.status import JOB_DEAD, JOB_PAUSED, JOB_TERMINAL
+from ..client.waiting import adopt_or_create, poll_until
+from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
+from ._common import Provider, resource_props
 from .shapes import (
     CheckpointDict,
     DatasetDict,
@@ -54,8 +45,6 @@ OUTPUTS = (
 REPLACE_ON = ("endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
               "training_type")  # fmt: skip
 UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy")
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-DEAD = frozenset({"failed", "cancelled"})
 SUFFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 HYPERPARAMETERS = {
     "n_epochs": (1, 50, True),
@@ -240,10 +229,10 @@ class FineTuningJobProvider(Provider):
         a reason to pay for training again: a finished job then only records the new id.
         """
         result = diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
-        if olds.get("status") in DEAD:
+        if olds.get("status") in JOB_DEAD:
             # Cancelled or failed since the last up (a refresh saw it): the declared model does not exist.
             return DiffResult(changes=True, replaces=[*(result.replaces or []), "status"], delete_before_replace=False)
-        if not result.changes and olds.get("status") in ("paused", "pausing") and news.get("paused") is not True:
+        if not result.changes and olds.get("status") in JOB_PAUSED and news.get("paused") is not True:
             # Paused outside Pulumi (a refresh saw it) while the stack declares it running: resume it.
             return DiffResult(changes=True, replaces=[], delete_before_replace=False)
         files = {"training_file", "validation_file"}
@@ -260,7 +249,7 @@ class FineTuningJobProvider(Provider):
         new_id = news.get(key)
         if not known.get("filename") or not isinstance(new_id, str) or is_unknown(new_id):
             return False
-        client = data_client(str(news.get("endpoint") or olds["endpoint"]), config.current())
+        client = config.current().data_client(str(news.get("endpoint") or olds["endpoint"]))
         try:
             return bool(client.get_file(new_id).get("filename") == known["filename"])
         except AzureOpenAIError:
@@ -304,7 +293,7 @@ class FineTuningJobProvider(Provider):
     def _matches(self, job: dict[str, Any], inputs: dict[str, Any], seed: int) -> bool:
         suffix = job.get("suffix", job.get("user_provided_suffix"))
         return (
-            job.get("status") not in DEAD
+            job.get("status") not in JOB_DEAD
             and job.get("model") == inputs["model"]
             and job.get("training_file") == inputs["training_file"]
             and job.get("validation_file") == inputs.get("validation_file")
@@ -333,7 +322,7 @@ class FineTuningJobProvider(Provider):
         inputs = user_inputs(props, INPUTS)
         settings = config.current()
         seed = job_seed(inputs)
-        client = data_client(inputs["endpoint"], settings)
+        client = settings.data_client(inputs["endpoint"])
         try:
             job = self._find_or_submit(client, inputs, seed, settings)
             job = self._settle(client, job, inputs, settings)
@@ -347,15 +336,15 @@ class FineTuningJobProvider(Provider):
         """Bring the job to what the inputs ask for: paused, or finished (if waiting), or left running."""
         timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
         if inputs.get("paused") is True:
-            job = self._wait(client, job, timeout, settings, until=frozenset({"running", "paused"}) | TERMINAL)
+            job = self._wait(client, job, timeout, settings, until=frozenset({"running", "paused"}) | JOB_TERMINAL)
             if job.get("status") == "running":
                 job = client.pause_job(job["id"])
-            return self._wait(client, job, timeout, settings, until=frozenset({"paused"}) | TERMINAL)
-        if job.get("status") in ("paused", "pausing"):
+            return self._wait(client, job, timeout, settings, until=frozenset({"paused"}) | JOB_TERMINAL)
+        if job.get("status") in JOB_PAUSED:
             job = client.resume_job(job["id"])
         if inputs.get("wait", True) is False:
             return job
-        job = self._wait(client, job, timeout, settings, until=TERMINAL)
+        job = self._wait(client, job, timeout, settings, until=JOB_TERMINAL)
         if job["status"] != "succeeded":
             error = job.get("error") or {}
             raise OperationFailedError(
@@ -378,7 +367,8 @@ class FineTuningJobProvider(Provider):
             lambda: client.get_job(job["id"]),
             lambda j: j.get("status") in until,
             timeout_s=timeout,
-            settings=settings,
+            interval=settings.poll_interval,
+            cap=settings.poll_max,
             describe=lambda j: (
                 f"fine-tuning job {j['id']} is still {j.get('status')} after waiting {timeout / 60:g} minutes "
                 "(timeout_minutes). The job goes on in Azure; the next `pulumi up` resumes waiting for this same "
@@ -436,7 +426,7 @@ class FineTuningJobProvider(Provider):
         """Refresh: the job as the service has it, or gone."""
         settings = config.current()
         inputs = user_inputs(props, INPUTS)
-        client = data_client(inputs["endpoint"], settings)
+        client = settings.data_client(inputs["endpoint"])
         try:
             try:
                 job = client.get_job(id_)
@@ -469,11 +459,11 @@ class FineTuningJobProvider(Provider):
         """Pause or resume in place, resume an interrupted wait, re-apply a changed quality gate."""
         inputs = user_inputs(news, INPUTS)
         settings = config.current()
-        client = data_client(inputs["endpoint"], settings)
+        client = settings.data_client(inputs["endpoint"])
         try:
             job = client.get_job(id_)
-            if inputs.get("paused") is not True and job.get("status") in ("paused", "pausing"):
-                job = self._wait(client, job, 600, settings, until=frozenset({"paused"}) | TERMINAL)
+            if inputs.get("paused") is not True and job.get("status") in JOB_PAUSED:
+                job = self._wait(client, job, 600, settings, until=frozenset({"paused"}) | JOB_TERMINAL)
             job = self._settle(client, job, inputs, settings)
             return UpdateResult(self._outputs(client, inputs, job, int(olds.get("job_seed") or job_seed(inputs)), olds))
         finally:
@@ -482,7 +472,7 @@ class FineTuningJobProvider(Provider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Cancel the job if it still runs, delete its results file and its record, keep the model by default."""
         settings = config.current()
-        client = data_client(props["endpoint"], settings)
+        client = settings.data_client(props["endpoint"])
         try:
             try:
                 job = client.get_job(id_)
@@ -490,14 +480,15 @@ class FineTuningJobProvider(Provider):
                 # Gone already (an interrupted destroy, or deleted outside Pulumi): its results file may remain.
                 self._delete_results(client, props.get("result_files"))
                 return
-            if job.get("status") not in TERMINAL:
+            if job.get("status") not in JOB_TERMINAL:
                 with contextlib.suppress(ConflictError):  # it finished meanwhile
                     client.cancel_job(id_)
                 job = poll_until(
                     lambda: client.get_job(id_),
-                    lambda j: j.get("status") in TERMINAL,
+                    lambda j: j.get("status") in JOB_TERMINAL,
                     timeout_s=600,
-                    settings=settings,
+                    interval=settings.poll_interval,
+                    cap=settings.poll_max,
                     describe=lambda j: f"fine-tuning job {id_} did not stop: {j.get('status')}",
                 )
             # results.csv belongs to the job, and goes first: once the record is gone nothing points at it.
@@ -508,7 +499,7 @@ class FineTuningJobProvider(Provider):
             model = job.get("fine_tuned_model")
             if props.get("delete_model_on_destroy") is True and model:
                 try:
-                    client.http.request("DELETE", f"{client.endpoint}openai/v1/models/{model}")
+                    client.delete_model(model)
                 except NotFoundError:
                     pass
                 except AzureOpenAIError as exc:

@@ -19,22 +19,11 @@ from ..client import (
     AzureOpenAIError,
     NotFoundError,
     OperationFailedError,
-    WaitTimeoutError,
 )
+from ..client.waiting import adopt_or_create, poll_until
 from ..datasets import validate_file
-from ._common import (
-    Failures,
-    Provider,
-    adopt_or_create,
-    check_endpoint,
-    check_number,
-    data_client,
-    diff,
-    is_unknown,
-    poll_until,
-    resource_props,
-    user_inputs,
-)
+from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
+from ._common import Provider, resource_props
 
 INPUTS = ("endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes")
 COMPUTED_INPUTS = ("sha256", "remote_filename")
@@ -117,7 +106,7 @@ class TrainingFileProvider(Provider):
         """Adopt the upload of an interrupted run, else upload (streamed) or import; wait for ``processed``."""
         inputs = user_inputs(props, INPUTS + COMPUTED_INPUTS + ("examples", "format", "bytes"))
         settings = config.current()
-        client = data_client(inputs["endpoint"], settings)
+        client = settings.data_client(inputs["endpoint"])
         try:
             file = self._find_or_upload(client, inputs, settings)
             file = self._wait(client, file, inputs, settings)
@@ -150,19 +139,17 @@ class TrainingFileProvider(Provider):
         self, client: Any, file: dict[str, Any], inputs: dict[str, Any], settings: config.Settings
     ) -> dict[str, Any]:
         timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
-        try:
-            file = poll_until(
-                lambda: dict(client.get_file(file["id"])),
-                lambda f: f.get("status") in ("processed", "error", "deleted"),
-                timeout_s=timeout,
-                settings=settings,
-                describe=lambda f: (
-                    f"file {f['id']} is still {f.get('status')} after {timeout / 60:g} minutes; the next "
-                    "`pulumi up` adopts it and resumes the wait (raise timeout_minutes to wait longer)"
-                ),
-            )
-        except WaitTimeoutError:
-            raise
+        file = poll_until(
+            lambda: dict(client.get_file(file["id"])),
+            lambda f: f.get("status") in ("processed", "error", "deleted"),
+            timeout_s=timeout,
+            interval=settings.poll_interval,
+            cap=settings.poll_max,
+            describe=lambda f: (
+                f"file {f['id']} is still {f.get('status')} after {timeout / 60:g} minutes; the next "
+                "`pulumi up` adopts it and resumes the wait (raise timeout_minutes to wait longer)"
+            ),
+        )
         if file.get("status") != "processed":
             details = file.get("status_details") or "no details given"
             with contextlib.suppress(AzureOpenAIError):
@@ -188,7 +175,7 @@ class TrainingFileProvider(Provider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: the file as the service has it now, or gone."""
         settings = config.current()
-        client = data_client(props["endpoint"], settings)
+        client = settings.data_client(props["endpoint"])
         try:
             file = client.get_file(id_)
         except NotFoundError:
@@ -205,7 +192,7 @@ class TrainingFileProvider(Provider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the file (already gone is fine) and wait until the service no longer lists it."""
         settings = config.current()
-        client = data_client(props["endpoint"], settings)
+        client = settings.data_client(props["endpoint"])
         try:
             try:
                 client.delete_file(id_)
@@ -215,7 +202,8 @@ class TrainingFileProvider(Provider):
                 lambda: _exists(client, id_),
                 lambda state: not state["exists"],
                 timeout_s=300,
-                settings=settings,
+                interval=settings.poll_interval,
+                cap=settings.poll_max,
                 describe=lambda _s: f"file {id_} was deleted but is still listed",
             )
         finally:

@@ -44,7 +44,8 @@ class ProviderError(Exception):
         super().__init__(f"{method} failed: {last}")
 
 
-def _to_struct(props: dict[str, Any]) -> Any:
+def to_struct(props: dict[str, Any]) -> Any:
+    """Props as the engine sends them (a protobuf ``Struct``; secrets and unknowns encoded)."""
     loop = asyncio.new_event_loop()  # a private loop: asyncio.run would unset the main thread's loop
     try:
         return loop.run_until_complete(rpc.serialize_properties(props, {}))
@@ -52,7 +53,8 @@ def _to_struct(props: dict[str, Any]) -> Any:
         loop.close()
 
 
-def _from_struct(struct: Any) -> dict[str, Any]:
+def from_struct(struct: Any) -> dict[str, Any]:
+    """Props from the engine's ``Struct``, unknowns kept."""
     return dict(rpc.deserialize_properties(struct, keep_unknowns=True))
 
 
@@ -98,7 +100,7 @@ class DynamicPlugin:
         args = {k: rpc.wrap_rpc_secret(v) if k in self.secrets else v for k, v in self.config.items()}
         self.configure_response = self.stub.Configure(
             provider_pb2.ConfigureRequest(
-                args=_to_struct(args),
+                args=to_struct(args),
                 acceptSecrets=True,
                 acceptResources=True,
                 type="pulumi:providers:pulumi-python",
@@ -196,7 +198,7 @@ class EngineReplay:
         response = self.plugin.call(
             "Check",
             provider_pb2.CheckRequest(
-                urn=self.urn(name, typ), name=name, type=typ, olds=_to_struct(olds), news=_to_struct(news)
+                urn=self.urn(name, typ), name=name, type=typ, olds=to_struct(olds), news=to_struct(news)
             ),
         )
         if response.failures:
@@ -210,8 +212,8 @@ class EngineReplay:
                 id=old.id,
                 urn=self.urn(name, old.type),
                 type=old.type,
-                olds=_to_struct(old.outputs),
-                old_inputs=_to_struct(old.inputs),
+                olds=to_struct(old.outputs),
+                old_inputs=to_struct(old.inputs),
                 news=checked,
             ),
         )
@@ -220,7 +222,7 @@ class EngineReplay:
         response = self.plugin.call(
             "Create", provider_pb2.CreateRequest(urn=self.urn(name, typ), name=name, type=typ, properties=checked)
         )
-        return ResourceState(typ, response.id, _from_struct(checked), _from_struct(response.properties))
+        return ResourceState(typ, response.id, from_struct(checked), from_struct(response.properties))
 
     def plan(self, name: str, resource_class: type, inputs: dict[str, Any]) -> Step:
         """``pulumi preview`` of one resource: Check and Diff only; nothing is created or changed."""
@@ -246,7 +248,7 @@ class EngineReplay:
             return Step("create", self.state[name])
         diff = self._diff(name, old, checked)
         if diff.changes == provider_pb2.DiffResponse.DIFF_NONE:
-            old.inputs = _from_struct(checked)  # a same step records the new inputs and keeps the old outputs
+            old.inputs = from_struct(checked)  # a same step records the new inputs and keeps the old outputs
             return Step("same", old)
         if diff.replaces:
             if diff.deleteBeforeReplace:
@@ -264,12 +266,12 @@ class EngineReplay:
                 id=old.id,
                 urn=self.urn(name, typ),
                 type=typ,
-                olds=_to_struct(old.outputs),
-                old_inputs=_to_struct(old.inputs),
+                olds=to_struct(old.outputs),
+                old_inputs=to_struct(old.inputs),
                 news=checked,
             ),
         )
-        self.state[name] = ResourceState(typ, old.id, _from_struct(checked), _from_struct(response.properties))
+        self.state[name] = ResourceState(typ, old.id, from_struct(checked), from_struct(response.properties))
         return Step("update", self.state[name])
 
     def refresh(self, name: str) -> Step:
@@ -281,14 +283,14 @@ class EngineReplay:
                 id=old.id,
                 urn=self.urn(name, old.type),
                 type=old.type,
-                properties=_to_struct(old.outputs),
-                inputs=_to_struct(old.inputs),
+                properties=to_struct(old.outputs),
+                inputs=to_struct(old.inputs),
             ),
         )
         if not response.id:
             del self.state[name]
             return Step("refresh-deleted", None)
-        old.outputs = _from_struct(response.properties)
+        old.outputs = from_struct(response.properties)
         return Step("refresh", old)
 
     def _delete(self, name: str, old: ResourceState) -> None:
@@ -298,8 +300,8 @@ class EngineReplay:
                 id=old.id,
                 urn=self.urn(name, old.type),
                 type=old.type,
-                properties=_to_struct(old.outputs),
-                old_inputs=_to_struct(old.inputs),
+                properties=to_struct(old.outputs),
+                old_inputs=to_struct(old.inputs),
             ),
         )
 

@@ -88,9 +88,11 @@ from ..client.arm import ArmClient
 from ..client.dataplane import normalize_endpoint
 from ..client.errors import AzureOpenAIError, NotFoundError
 from ..client.retry import RetryPolicy
-from ..resources._common import is_unknown, plain
+from ..inputs import is_unknown, plain
 from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
-from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
+from .engine import CheckFailed, DynamicPlugin, ProviderError
+from .engine import from_struct as _from_struct
+from .engine import to_struct as _to_struct
 from .project import Project
 from .results import (
     PREVIEW_UNKNOWN,
