@@ -138,6 +138,8 @@ class Timings:
     account_provisioning: float = 10.0
     deployment_provisioning: float = 30.0
     deletion: float = 5.0
+    eval_run_queued: float = 10.0
+    eval_run: float = 60.0
 
     def with_overrides(self, overrides: dict[str, float]) -> Timings:
         """A copy with some durations changed; unknown names are an error."""

@@ -1,0 +1,187 @@
+"""How the emulator's models answer, deterministically, so that inference and evaluations mean something.
+
+- A fine-tuned model answers a prompt it was trained on with the assistant answer of its training file. The
+  prompt is the text of the user turns before the answer; it matches when the normalised texts are equal
+  (case, whitespace and surrounding punctuation ignored) or, failing that, when the closest trained prompt has
+  a ``fuzzy_match`` ratio of at least ``NEAR`` (the first such prompt in file order wins a tie).
+- An intermediate checkpoint at step ``s`` of ``T`` answers ``round(n * s / T)`` of its ``n`` trained prompts: those
+  first in the order of a hash of the job id and the prompt, so a later checkpoint knows what an earlier one knew.
+  The final model knows all.
+- A base model, and a fine-tuned model asked anything else, gives a fixed non-answer derived from the prompt.
+
+Training answers are read from the job's training file in the blob store; a model whose training file (or
+job) is gone answers like its base model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .similarity import fuzzy_match
+from .state import Obj
+
+NEAR = 0.9
+NON_ANSWER = "I cannot answer that with confidence."
+_SPACE = re.compile(r"\s+")
+_EDGE_PUNCTUATION = " \t\n.,;:!?\"'`()[]{}"
+_CACHE_LIMIT = 64
+_cache: dict[tuple[str, int, int], list[tuple[str, str]]] = {}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's reply to a prompt, and whether it came from training."""
+
+    text: str
+    trained: bool
+
+
+def normalise(text: str) -> str:
+    """Lower-cased text with runs of whitespace collapsed and surrounding punctuation stripped."""
+    return _SPACE.sub(" ", text.lower()).strip(_EDGE_PUNCTUATION)
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or the text parts of a content list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    return ""
+
+
+def prompt_of(messages: list[Any]) -> str:
+    """The prompt a conversation asks: its user turns (before a final assistant answer, if any), normalised."""
+    turns = [m for m in messages if isinstance(m, dict)]
+    while turns and turns[-1].get("role") == "assistant":
+        turns.pop()
+    return normalise("\n".join(content_text(m.get("content")) for m in turns if m.get("role") == "user"))
+
+
+def _pair(example: Any) -> tuple[str, str] | None:
+    if not isinstance(example, dict):
+        return None
+    if isinstance(example.get("messages"), list):
+        messages = example["messages"]
+        answers = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+        if not answers:
+            return None
+        return prompt_of(messages), content_text(answers[-1].get("content"))
+    if isinstance(example.get("prompt"), str) and isinstance(example.get("completion"), str):
+        return normalise(example["prompt"]), example["completion"]
+    preferred = example.get("preferred_output")
+    inputs = example.get("input")
+    if isinstance(inputs, dict) and isinstance(preferred, list) and preferred and isinstance(preferred[0], dict):
+        return prompt_of(inputs.get("messages") or []), content_text(preferred[0].get("content"))
+    return None
+
+
+def trained_pairs(blob: Path) -> list[tuple[str, str]]:
+    """The (normalised prompt, answer) pairs of a training file, cached while the file is unchanged."""
+    try:
+        stat = blob.stat()
+    except FileNotFoundError:
+        return []
+    key = (str(blob), stat.st_mtime_ns, stat.st_size)
+    if key not in _cache:
+        pairs = []
+        with blob.open("rb") as fh:
+            for line in fh:
+                try:
+                    pair = _pair(json.loads(line))
+                except ValueError:
+                    continue
+                if pair is not None:
+                    pairs.append(pair)
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[key] = pairs
+    return _cache[key]
+
+
+def _unit(*parts: str) -> float:
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def recall(pairs: list[tuple[str, str]], prompt: str) -> tuple[str, str] | None:
+    """The trained pair a prompt matches: equal after normalising, else the nearest at ``NEAR`` or above."""
+    for pair in pairs:
+        if pair[0] == prompt:
+            return pair
+    best, best_ratio = None, NEAR
+    for pair in pairs:
+        # A length gap alone bounds the ratio; skip the edit distance when it cannot reach NEAR.
+        if min(len(pair[0]), len(prompt)) < NEAR * max(len(pair[0]), len(prompt)):
+            continue
+        ratio = fuzzy_match(pair[0], prompt)
+        if ratio >= best_ratio and (best is None or ratio > best_ratio):
+            best, best_ratio = pair, ratio
+    return best
+
+
+def non_answer(model: str, prompt: str) -> str:
+    """What a model says to a prompt it was not trained on: fixed, and derived from the prompt."""
+    digest = hashlib.sha256(f"{model}\x1f{prompt}".encode()).hexdigest()[:8]
+    return f"{NON_ANSWER} (ref {digest})"
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What a model learnt: its training pairs, and which fraction of them it answers (1.0 for a final model)."""
+
+    job_id: str
+    pairs: list[tuple[str, str]]
+    fraction: float
+
+    def knows(self, prompt: str) -> bool:
+        """True when this model (or checkpoint) answers the trained ``prompt``."""
+        if self.fraction >= 1.0:
+            return True
+        prompts = sorted({p for p, _ in self.pairs}, key=lambda p: _unit(self.job_id, p))
+        return prompt in prompts[: round(len(prompts) * self.fraction)]
+
+
+def knowledge(
+    held: dict[str, Obj], accounts: dict[str, Obj], account: Obj, model: str, blob_of: Any
+) -> Knowledge | None:
+    """The training behind a fine-tuned model or checkpoint ``account`` holds (``held``); a copy looks in its source."""
+    entry = held.get(model)
+    if entry is None:
+        for candidate in held.values():
+            if candidate.get("checkpoint_id") == model:
+                entry = candidate
+        if entry is None:
+            return None
+    owner = accounts.get(str(entry.get("source_account", "")).lower(), account)
+    job = owner["jobs"].get(entry.get("job"))
+    if job is None or job.get("status") != "succeeded":
+        return None
+    total = max(1, int(job.get("_total_steps") or 1))
+    step = total
+    for cp in job.get("_checkpoints", []):
+        if cp["fine_tuned_model_checkpoint"] == entry["id"]:
+            step = int(cp["step_number"])
+    return Knowledge(job["id"], trained_pairs(blob_of(job["training_file"])), min(1.0, step / total))
+
+
+def answer(known: Knowledge | None, model: str, messages: list[Any]) -> Answer:
+    """The reply of ``model`` (with what it learnt, if anything) to a conversation."""
+    prompt = prompt_of(messages)
+    if known is not None:
+        pair = recall(known.pairs, prompt)
+        if pair is not None and known.knows(pair[0]):
+            return Answer(pair[1], True)
+    return Answer(non_answer(model, prompt), False)
+
+
+def is_non_answer(text: str) -> bool:
+    """True for the reply of a model that did not know the answer."""
+    return text.startswith(NON_ANSWER)
