@@ -25,6 +25,8 @@ DATED_PREVIEW_VERSIONS = (
 DATED_VERSIONS = frozenset(DATED_GA_VERSIONS + DATED_PREVIEW_VERSIONS)
 # Pause and resume exist in 2025-04-01-preview and not in GA 2024-10-21.
 PAUSE_RESUME_VERSIONS = frozenset({"2025-04-01-preview"})
+# The Evals API (``/evals``) is in 2025-04-01-preview, not in GA 2024-10-21.
+EVALS_VERSIONS = frozenset({"2025-04-01-preview"})
 V1_VERSIONS = frozenset({"v1", "preview"})
 
 ARM_VERSIONS = (

@@ -86,6 +86,7 @@ class Trained:
     model: str
     checkpoints: list[str]  # intermediate checkpoints, earliest first
     test_file: str
+    training_file: str
 
     def dated(self) -> openai.AzureOpenAI:
         """openai-python's Azure client on the dated preview api-version."""
@@ -153,7 +154,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
             c.fine_tuned_model_checkpoint for c in steps if c.fine_tuned_model_checkpoint != done.fine_tuned_model
         ]
         assert len(intermediate) == 2
-        yield Trained(emu, account, done.fine_tuned_model, intermediate, test_id)
+        yield Trained(emu, account, done.fine_tuned_model, intermediate, test_id, train_id)
 
 
 def _eval(client: openai.AzureOpenAI | openai.OpenAI, criteria: list[dict[str, Any]] = CRITERIA) -> str:
@@ -490,3 +491,38 @@ def test_unknown_ids_are_404_not_found(trained: Trained) -> None:
     missing = trained.raw("GET", f"/evals/{eval_id}/runs/{run.id}/output_items/outputitem_missing")
     assert missing.status_code == 404
     assert missing.json()["error"]["target"] == "outputitem_missing"
+
+
+def test_a_fine_tuning_file_is_evaluated_as_is_through_an_item_reference(trained: Trained) -> None:
+    """Lines without ``item`` are the item: ``item.messages`` is the prompt, a missing field an errored item."""
+    client = trained.dated()
+    exact = {**STRING_CHECK, "reference": "{{item.messages.2.content}}"}
+    created = client.evals.create(
+        data_source_config={"type": "custom", "item_schema": {"type": "object"}},
+        testing_criteria=[exact],  # type: ignore[list-item]
+    )
+    source = {
+        "type": "completions",
+        "model": trained.model,
+        "source": {"type": "file_id", "id": trained.training_file},
+        "input_messages": {"type": "item_reference", "item_reference": "item.messages"},
+    }
+    run = client.evals.runs.create(created.id, data_source=source)  # type: ignore[arg-type]
+    done = _finish(trained, client, created.id, run.id)
+    assert done.result_counts.model_dump() == {"total": EXAMPLES, "errored": 0, "failed": 0, "passed": EXAMPLES}
+    missing = {**source, "input_messages": {"type": "item_reference", "item_reference": "item.conversation"}}
+    broken = client.evals.runs.create(created.id, data_source=missing)  # type: ignore[arg-type]
+    counts = _finish(trained, client, created.id, broken.id).result_counts
+    assert counts.model_dump() == {"total": EXAMPLES, "errored": EXAMPLES, "failed": 0, "passed": 0}
+    item = client.evals.runs.output_items.list(broken.id, eval_id=created.id).data[0]
+    assert item.sample.error is not None
+    assert item.sample.error.code == "invalid_input"
+    assert item.results == []
+
+
+def test_the_ga_api_version_has_no_evals_api(trained: Trained) -> None:
+    """``/evals`` exists in 2025-04-01-preview, not in GA 2024-10-21: the gateway's 404 there."""
+    response = trained.raw("GET", "/evals", params={"api-version": "2024-10-21"})
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "404", "message": "Resource not found"}}
+    assert trained.raw("GET", "/evals").status_code == 200

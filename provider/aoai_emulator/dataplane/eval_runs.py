@@ -53,6 +53,25 @@ def _fail(run: Obj, at: float, code: str, message: str) -> None:
     run["error"] = {"code": code, "message": message}
 
 
+def _errored(model: str, params: dict[str, Any], messages: list[dict[str, str]]) -> dict[str, Any]:
+    """The sample of an item the model could not be asked: its prompt came out empty."""
+    return {
+        "input": messages,
+        "output": [],
+        "finish_reason": "",
+        "model": model,
+        "usage": {"total_tokens": 0, "completion_tokens": 0, "prompt_tokens": 0, "cached_tokens": 0},
+        "error": {
+            "code": "invalid_input",
+            "message": "The item's input messages are empty; check 'input_messages' against the item's fields.",
+        },
+        "temperature": float(params.get("temperature", 1.0)),
+        "max_completion_tokens": params.get("max_completion_tokens"),
+        "top_p": float(params.get("top_p", 1.0)),
+        "seed": int(params.get("seed", 42)),
+    }
+
+
 def _sample(ctx: Ctx, run: Obj, model: str | None, item: dict[str, Any], given: Any) -> tuple[dict[str, Any], Any]:
     """The output item's ``sample`` and the ``sample`` namespace graders see."""
     source = run["data_source"]
@@ -66,6 +85,8 @@ def _sample(ctx: Ctx, run: Obj, model: str | None, item: dict[str, Any], given: 
         shown_model = str(namespace.get("model", ""))
     else:
         messages = eval_sources.prompt_messages(source, item)
+        if not any(m["content"] for m in messages):
+            return _errored(model, params, messages), {}
         reply = ask(ctx, model, messages)
         prompt = sum(tokens(m["content"]) for m in messages)
         completion = tokens(reply.text)
@@ -117,13 +138,14 @@ def _complete(ctx: Ctx, record: Obj, run: Obj, at: float) -> None:
     for index, row in enumerate(run["_rows"]):
         sample, namespace = _sample(ctx, run, model, row["item"], row.get("sample"))
         results = []
-        for cid, criterion in zip(ids, criteria, strict=True):
-            result = {**graders.grade(criterion, {"item": row["item"], "sample": namespace}), "name": cid}
-            tally[cid][0 if result["passed"] else 1] += 1
-            results.append(result)
-        passed = all(r["passed"] for r in results)
+        if sample["error"] is None:
+            for cid, criterion in zip(ids, criteria, strict=True):
+                result = {**graders.grade(criterion, {"item": row["item"], "sample": namespace}), "name": cid}
+                tally[cid][0 if result["passed"] else 1] += 1
+                results.append(result)
+        passed = sample["error"] is None and all(r["passed"] for r in results)
         counts["total"] += 1
-        counts["passed" if passed else "failed"] += 1
+        counts["errored" if sample["error"] else "passed" if passed else "failed"] += 1
         for key in usage:
             usage[key] += sample["usage"][key]
         digest = hashlib.sha256(f"{run['id']}:{index}".encode()).hexdigest()[:32]
@@ -147,7 +169,7 @@ def _complete(ctx: Ctx, record: Obj, run: Obj, at: float) -> None:
         {"testing_criteria": cid, "passed": tally[cid][0], "failed": tally[cid][1]} for cid in ids
     ]
     run["per_model_usage"] = (
-        [{"model_name": model, "invocation_count": counts["total"], **usage}] if model is not None else []
+        [{"model_name": model, "invocation_count": counts["total"] - counts["errored"], **usage}] if model is not None else []
     )
     run["status"], run["_since"] = "completed", at
 

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from .. import errors, graders
+from ..catalog import EVALS_VERSIONS
 from ..http import Reply, public
 from ..state import Obj
 from .answering import resolve
@@ -29,7 +30,9 @@ UPDATABLE = frozenset({"name", "metadata"})
 
 
 def require_preview(ctx: Ctx) -> None:
-    """On v1 the Evals API is opt-in by header; the dated 2025-04-01-preview serves it as is."""
+    """On v1 the Evals API is opt-in by header; dated, only api-versions that have it serve it."""
+    if not ctx.v1 and ctx.version not in EVALS_VERSIONS:
+        raise errors.resource_not_found()
     if ctx.v1 and ctx.call.headers.get(EVALS_HEADER, "").lower() != "preview":
         raise errors.preview_header_required(EVALS_HEADER)
 
