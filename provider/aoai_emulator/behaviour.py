@@ -111,11 +111,18 @@ def _unit(*parts: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def recall(pairs: list[tuple[str, str]], prompt: str) -> tuple[str, str] | None:
-    """The trained pair a prompt matches: equal after normalising, else the nearest at ``NEAR`` or above."""
-    for pair in pairs:
-        if pair[0] == prompt:
-            return pair
+def recall(pairs: list[tuple[str, str]], prompt: str, exact: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """The trained pair a prompt matches: equal after normalising, else the nearest at ``NEAR`` or above.
+
+    ``exact`` (prompt -> first answer) spares the scan for an exact match when the caller has it.
+    """
+    if exact is not None:
+        if prompt in exact:
+            return prompt, exact[prompt]
+    else:
+        for pair in pairs:
+            if pair[0] == prompt:
+                return pair
     best, best_ratio = None, NEAR
     for pair in pairs:
         # A length gap alone bounds the ratio; skip the edit distance when it cannot reach NEAR.
@@ -133,20 +140,22 @@ def non_answer(model: str, prompt: str) -> str:
     return f"{NON_ANSWER} (ref {digest})"
 
 
-@dataclass(frozen=True)
 class Knowledge:
-    """What a model learnt: its training pairs, and which fraction of them it answers (1.0 for a final model)."""
+    """What a model learnt: its training pairs, and the prompts it answers (all of them for a final model)."""
 
-    job_id: str
-    pairs: list[tuple[str, str]]
-    fraction: float
+    def __init__(self, job_id: str, pairs: list[tuple[str, str]], fraction: float) -> None:
+        self.job_id = job_id
+        self.pairs = pairs
+        self.fraction = fraction
+        self.exact: dict[str, str] = {}
+        for prompt, reply in pairs:
+            self.exact.setdefault(prompt, reply)
+        ranked = sorted(self.exact, key=lambda p: _unit(job_id, p))
+        self.known = frozenset(ranked if fraction >= 1.0 else ranked[: round(len(ranked) * fraction)])
 
     def knows(self, prompt: str) -> bool:
         """True when this model (or checkpoint) answers the trained ``prompt``."""
-        if self.fraction >= 1.0:
-            return True
-        prompts = sorted({p for p, _ in self.pairs}, key=lambda p: _unit(self.job_id, p))
-        return prompt in prompts[: round(len(prompts) * self.fraction)]
+        return prompt in self.known
 
 
 def knowledge(
@@ -176,7 +185,7 @@ def answer(known: Knowledge | None, model: str, messages: list[Any]) -> Answer:
     """The reply of ``model`` (with what it learnt, if anything) to a conversation."""
     prompt = prompt_of(messages)
     if known is not None:
-        pair = recall(known.pairs, prompt)
+        pair = recall(known.pairs, prompt, known.exact)
         if pair is not None and known.knows(pair[0]):
             return Answer(pair[1], True)
     return Answer(non_answer(model, prompt), False)

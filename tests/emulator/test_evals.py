@@ -85,6 +85,8 @@ class Trained:
     account: dict[str, Any]
     model: str
     checkpoints: list[str]  # intermediate checkpoints, earliest first
+    steps: list[int]  # their step numbers
+    total_steps: int  # the final model's step number
     test_file: str
     training_file: str
 
@@ -154,7 +156,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
             c.fine_tuned_model_checkpoint for c in steps if c.fine_tuned_model_checkpoint != done.fine_tuned_model
         ]
         assert len(intermediate) == 2
-        yield Trained(emu, account, done.fine_tuned_model, intermediate, test_id, train_id)
+        numbers = [c.step_number for c in steps]
+        yield Trained(emu, account, done.fine_tuned_model, intermediate, numbers[:-1], numbers[-1], test_id, train_id)
 
 
 def _eval(client: openai.AzureOpenAI | openai.OpenAI, criteria: list[dict[str, Any]] = CRITERIA) -> str:
@@ -221,7 +224,7 @@ def test_fine_tuned_model_passes_its_training_prompts_and_the_base_model_fails(t
 
 
 def test_checkpoints_land_between_base_and_final_in_step_order(trained: Trained) -> None:
-    """An intermediate checkpoint answers a part of its training prompts, a later one at least as many."""
+    """An intermediate checkpoint answers a part of its training prompts proportional to its step, a later one more."""
     client = trained.dated()
     eval_id = _eval(client, [STRING_CHECK])
     runs = [
@@ -230,7 +233,8 @@ def test_checkpoints_land_between_base_and_final_in_step_order(trained: Trained)
     ]
     trained.emulator.advance(QUEUED + RUNNING)
     passed = [client.evals.runs.retrieve(r.id, eval_id=eval_id).result_counts.passed for r in runs]
-    assert 0 < passed[0] <= passed[1] < EXAMPLES, passed
+    assert 0 < passed[0] < passed[1] < EXAMPLES, passed
+    assert passed == [round(EXAMPLES * step / trained.total_steps) for step in trained.steps], "proportional to step"
 
 
 def test_output_items_carry_the_sample_and_every_graders_result(trained: Trained) -> None:

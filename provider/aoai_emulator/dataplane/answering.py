@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ..state import Obj
 from .context import Ctx
-from .models import ask, resolve_model, tokens
+from .models import ask, knowledge, resolve_model, tokens
 
-__all__ = ["ask", "deployment_model", "resolve", "tokens"]
+__all__ = ["ask", "deployment_model", "knowledge", "resolve", "tokens"]
 
 
 def deployment_model(account: Obj, name: str) -> str | None:

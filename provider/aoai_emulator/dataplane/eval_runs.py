@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .. import errors, graders, lifecycle
+from .. import behaviour, errors, graders, lifecycle
 from ..http import Reply, public
 from ..state import Obj
 from . import eval_sources
-from .answering import ask, resolve, tokens
+from .answering import knowledge, resolve, tokens
 from .context import Ctx, page
 from .evals import check_metadata, get_eval
 
@@ -72,7 +72,9 @@ def _errored(model: str, params: dict[str, Any], messages: list[dict[str, str]])
     }
 
 
-def _sample(ctx: Ctx, run: Obj, model: str | None, item: dict[str, Any], given: Any) -> tuple[dict[str, Any], Any]:
+def _sample(
+    run: Obj, model: str | None, known: behaviour.Knowledge | None, item: dict[str, Any], given: Any
+) -> tuple[dict[str, Any], Any]:
     """The output item's ``sample`` and the ``sample`` namespace graders see."""
     source = run["data_source"]
     params = source.get("sampling_params") or {}
@@ -87,7 +89,7 @@ def _sample(ctx: Ctx, run: Obj, model: str | None, item: dict[str, Any], given: 
         messages = eval_sources.prompt_messages(source, item)
         if not any(m["content"] for m in messages):
             return _errored(model, params, messages), {}
-        reply = ask(ctx, model, messages)
+        reply = behaviour.answer(known, model, messages)
         prompt = sum(tokens(m["content"]) for m in messages)
         completion = tokens(reply.text)
         output = [{"role": "assistant", "content": reply.text}]
@@ -130,13 +132,15 @@ def _complete(ctx: Ctx, record: Obj, run: Obj, at: float) -> None:
         dep = ctx.account["deployments"].get(str(name))
         if dep is not None:
             dep["_last_used"] = at
+    # What the model learnt is looked up once for the whole run, not once per item.
+    known = knowledge(ctx, model) if model is not None else None
     criteria, ids = record["testing_criteria"], record["_criteria_ids"]
     tally = {cid: [0, 0] for cid in ids}
     counts = {"total": 0, "errored": 0, "failed": 0, "passed": 0}
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cached_tokens": 0}
     items = []
     for index, row in enumerate(run["_rows"]):
-        sample, namespace = _sample(ctx, run, model, row["item"], row.get("sample"))
+        sample, namespace = _sample(run, model, known, row["item"], row.get("sample"))
         results = []
         if sample["error"] is None:
             for cid, criterion in zip(ids, criteria, strict=True):
@@ -169,7 +173,9 @@ def _complete(ctx: Ctx, record: Obj, run: Obj, at: float) -> None:
         {"testing_criteria": cid, "passed": tally[cid][0], "failed": tally[cid][1]} for cid in ids
     ]
     run["per_model_usage"] = (
-        [{"model_name": model, "invocation_count": counts["total"] - counts["errored"], **usage}] if model is not None else []
+        [{"model_name": model, "invocation_count": counts["total"] - counts["errored"], **usage}]
+        if model is not None
+        else []
     )
     run["status"], run["_since"] = "completed", at
 

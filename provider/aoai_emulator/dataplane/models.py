@@ -231,12 +231,15 @@ def copy_status(ctx: Ctx, params: dict[str, str]) -> Reply:
 # --- inference ----------------------------------------------------------------------------------------------
 
 
+def knowledge(ctx: Ctx, model: str) -> behaviour.Knowledge | None:
+    """What ``model`` (a resolved model name) learnt, if it is a fine-tuned model of this account."""
+    svc = ctx.svc
+    return behaviour.knowledge(held_models(ctx.account), svc.accounts, ctx.account, model, svc.store.blob_path)
+
+
 def ask(ctx: Ctx, model: str, messages: list[Any]) -> behaviour.Answer:
     """What ``model`` (a resolved model name) answers to ``messages`` in this account."""
-    svc = ctx.svc
-    held = held_models(ctx.account)
-    known = behaviour.knowledge(held, svc.accounts, ctx.account, model, svc.store.blob_path)
-    return behaviour.answer(known, model, messages)
+    return behaviour.answer(knowledge(ctx, model), model, messages)
 
 
 def tokens(text: str) -> int:
