@@ -530,3 +530,25 @@ def test_the_ga_api_version_has_no_evals_api(trained: Trained) -> None:
     assert response.status_code == 404
     assert response.json() == {"error": {"code": "404", "message": "Resource not found"}}
     assert trained.raw("GET", "/evals").status_code == 200
+
+
+def test_a_run_whose_deployment_is_deleted_before_it_samples_fails(trained: Trained) -> None:
+    """The model is looked up again when the run samples: a deployment deleted meanwhile fails the run."""
+    emu, account = trained.emulator, trained.account
+    body = {"sku": {"name": "Standard", "capacity": 1}, "properties": {"model": {"format": "OpenAI", "name": BASE}}}
+    with httpx2.Client(base_url=emu._servers[0].url, timeout=30) as http:
+        path, params = f"{account['id']}/deployments/shortlived", {"api-version": "2025-06-01"}
+        assert http.put(path, params=params, headers=ARM_HEADERS, json=body).status_code == 201
+        emu.advance(30)
+        client = trained.dated()
+        eval_id = _eval(client, [STRING_CHECK])
+        run = client.evals.runs.create(eval_id, data_source=_completions("shortlived", trained.test_file))  # type: ignore[arg-type]
+        assert http.delete(path, params=params, headers=ARM_HEADERS).status_code in (200, 202, 204)
+        emu.advance(30)
+        assert http.get(path, params=params, headers=ARM_HEADERS).status_code == 404
+    emu.advance(QUEUED + RUNNING)
+    failed = client.evals.runs.retrieve(run.id, eval_id=eval_id)
+    assert failed.status == "failed"
+    assert failed.error.code == "model_not_found"
+    assert "shortlived" in failed.error.message
+    assert failed.result_counts.total == 0
