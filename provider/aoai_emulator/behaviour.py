@@ -18,11 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .similarity import fuzzy_match
+from .similarity import within
 from .state import Obj
 
 NEAR = 0.9
@@ -30,6 +31,7 @@ NON_ANSWER = "I cannot answer that with confidence."
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCTUATION = " \t\n.,;:!?\"'`()[]{}"
 _CACHE_LIMIT = 64
+_Q = 3
 _cache: dict[tuple[str, int, int], list[tuple[str, str]]] = {}
 
 
@@ -106,32 +108,18 @@ def trained_pairs(blob: Path) -> list[tuple[str, str]]:
     return _cache[key]
 
 
+def _qgrams(text: str) -> Counter[str]:
+    return Counter(text[i : i + _Q] for i in range(len(text) - _Q + 1))
+
+
+def _floor(length: int, distance: int) -> int:
+    """The fewest q-grams a string of ``length`` shares with any string within edit ``distance`` of it."""
+    return length - _Q + 1 - distance * _Q
+
+
 def _unit(*parts: str) -> float:
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def recall(pairs: list[tuple[str, str]], prompt: str, exact: dict[str, str] | None = None) -> tuple[str, str] | None:
-    """The trained pair a prompt matches: equal after normalising, else the nearest at ``NEAR`` or above.
-
-    ``exact`` (prompt -> first answer) spares the scan for an exact match when the caller has it.
-    """
-    if exact is not None:
-        if prompt in exact:
-            return prompt, exact[prompt]
-    else:
-        for pair in pairs:
-            if pair[0] == prompt:
-                return pair
-    best, best_ratio = None, NEAR
-    for pair in pairs:
-        # A length gap alone bounds the ratio; skip the edit distance when it cannot reach NEAR.
-        if min(len(pair[0]), len(prompt)) < NEAR * max(len(pair[0]), len(prompt)):
-            continue
-        ratio = fuzzy_match(pair[0], prompt)
-        if ratio >= best_ratio and (best is None or ratio > best_ratio):
-            best, best_ratio = pair, ratio
-    return best
 
 
 def non_answer(model: str, prompt: str) -> str:
@@ -145,17 +133,59 @@ class Knowledge:
 
     def __init__(self, job_id: str, pairs: list[tuple[str, str]], fraction: float) -> None:
         self.job_id = job_id
-        self.pairs = pairs
         self.fraction = fraction
         self.exact: dict[str, str] = {}
         for prompt, reply in pairs:
             self.exact.setdefault(prompt, reply)
-        ranked = sorted(self.exact, key=lambda p: _unit(job_id, p))
+        self.prompts = list(self.exact)  # file order, which breaks ties between equally near prompts
+        ranked = sorted(self.prompts, key=lambda p: _unit(job_id, p))
         self.known = frozenset(ranked if fraction >= 1.0 else ranked[: round(len(ranked) * fraction)])
+        self._grams: dict[str, list[tuple[int, int]]] | None = None
 
     def knows(self, prompt: str) -> bool:
         """True when this model (or checkpoint) answers the trained ``prompt``."""
         return prompt in self.known
+
+    def recall(self, prompt: str) -> tuple[str, str] | None:
+        """The trained (prompt, answer) a prompt matches: equal after normalising, else the nearest at ``NEAR``.
+
+        Of equally near prompts the first in the file wins.
+        """
+        if prompt in self.exact:
+            return prompt, self.exact[prompt]
+        best: tuple[float, int] | None = None
+        for common, index in self._candidates(prompt):
+            # The nearest so far tightens the bound: a candidate can only tie or beat it with at least this many
+            # q-grams in common (the same count filter as below, at the distance the best ratio allows).
+            ratio_cap = best[0] if best is not None else 1 - NEAR
+            if common < _floor(len(prompt), int(ratio_cap * len(prompt) / NEAR + 1e-9)):
+                break
+            trained = self.prompts[index]
+            longest = max(len(trained), len(prompt))
+            distance = within(trained, prompt, int(ratio_cap * longest + 1e-9))
+            if distance is not None and (best is None or (distance / longest, index) < best):
+                best = (distance / longest, index)
+        return None if best is None else (self.prompts[best[1]], self.exact[self.prompts[best[1]]])
+
+    def _candidates(self, prompt: str) -> list[tuple[int, int]]:
+        """(q-grams in common, index) of the trained prompts that can be within ``NEAR`` of ``prompt``, most first.
+
+        Two strings at edit distance ``k`` or less share at least ``len - q + 1 - k * q`` of their q-grams, and a
+        prompt at ratio ``NEAR`` is at distance ``(1 - NEAR) * len / NEAR`` at most: the others need no edit
+        distance at all, which keeps a held-out test set against a large training set fast.
+        """
+        if _floor(len(prompt), int((1 - NEAR) * len(prompt) / NEAR + 1e-9)) <= 0:
+            return [(0, index) for index in range(len(self.prompts))]
+        if self._grams is None:
+            self._grams = {}
+            for index, trained in enumerate(self.prompts):
+                for gram, count in _qgrams(trained).items():
+                    self._grams.setdefault(gram, []).append((index, count))
+        shared: Counter[int] = Counter()
+        for gram, count in _qgrams(prompt).items():
+            for index, other in self._grams.get(gram, ()):
+                shared[index] += min(count, other)
+        return sorted(((common, index) for index, common in shared.items()), key=lambda c: (-c[0], c[1]))
 
 
 def knowledge(
@@ -185,7 +215,7 @@ def answer(known: Knowledge | None, model: str, messages: list[Any]) -> Answer:
     """The reply of ``model`` (with what it learnt, if anything) to a conversation."""
     prompt = prompt_of(messages)
     if known is not None:
-        pair = recall(known.pairs, prompt, known.exact)
+        pair = known.recall(prompt)
         if pair is not None and known.knows(pair[0]):
             return Answer(pair[1], True)
     return Answer(non_answer(model, prompt), False)

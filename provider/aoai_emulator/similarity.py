@@ -36,6 +36,24 @@ def levenshtein(a: str, b: str) -> int:
     return previous[-1]
 
 
+def within(a: str, b: str, limit: int) -> int | None:
+    """The edit distance of two strings if it is at most ``limit``, else None (a banded, early-exit computation)."""
+    if abs(len(a) - len(b)) > limit:
+        return None
+    if len(a) < len(b):
+        a, b = b, a
+    big = limit + 1
+    previous = [j if j <= limit else big for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        current = [i if i <= limit else big] + [big] * len(b)
+        for j in range(max(1, i - limit), min(len(b), i + limit) + 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] != b[j - 1]), big)
+        if min(current) > limit:
+            return None
+        previous = current
+    return previous[-1] if previous[-1] <= limit else None
+
+
 def fuzzy_match(a: str, b: str) -> float:
     """``1 - levenshtein / longer length``: 1.0 for equal strings, 0.0 for nothing in common."""
     longest = max(len(a), len(b))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -81,3 +82,45 @@ def test_unquoted_model_graders_judge_whether_the_model_answered() -> None:
              "passing_labels": ["yes"]}  # fmt: skip
     assert graders.grade(label, {"sample": {"output_text": "Berth 4"}})["passed"] is True
     assert graders.grade(label, {"sample": {"output_text": behaviour.non_answer("m", "q")}})["passed"] is False
+
+
+def _mutate(rng: random.Random, text: str, edits: int) -> str:
+    chars = list(text)
+    for _ in range(edits):
+        at = rng.randrange(len(chars) + 1)
+        kind = rng.random()
+        if kind < 1 / 3:
+            chars.insert(at, rng.choice("abcde "))
+        elif at < len(chars):
+            if kind < 2 / 3:
+                chars[at] = rng.choice("abcde ")
+            else:
+                del chars[at]
+    return "".join(chars)
+
+
+def test_banded_edit_distance_agrees_with_the_full_one() -> None:
+    """``within`` gives the Levenshtein distance when it is within the limit, and None otherwise."""
+    rng = random.Random(3)
+    for _ in range(2000):
+        a, b = (_mutate(rng, "", rng.randint(0, 12)) for _ in range(2))
+        limit, distance = rng.randint(0, 6), similarity.levenshtein(a, b)
+        assert similarity.within(a, b, limit) == (distance if distance <= limit else None), (a, b, limit)
+
+
+def test_recall_finds_the_same_prompt_as_a_scan_of_every_trained_prompt() -> None:
+    """The q-gram filter only skips work: recall returns the nearest prompt at NEAR or above, first in file order."""
+    rng = random.Random(5)
+    for _ in range(150):
+        base = _mutate(rng, "", rng.randint(3, 40))
+        trained = [_mutate(rng, base, rng.randint(0, 6)) for _ in range(30)]
+        known = behaviour.Knowledge("job", [(p, p.upper()) for p in trained], 1.0)
+        for _ in range(5):
+            asked = _mutate(rng, base, rng.randint(0, 5))
+            scores = [similarity.fuzzy_match(p, asked) for p in known.prompts]
+            best = max(scores, default=0.0)
+            expected = known.prompts[scores.index(best)] if best >= behaviour.NEAR else None
+            found = known.recall(asked)
+            assert (found[0] if found else None) == expected, (asked, found, expected)
+            if found:
+                assert found[1] == found[0].upper()
