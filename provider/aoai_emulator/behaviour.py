@@ -33,6 +33,7 @@ _EDGE_PUNCTUATION = " \t\n.,;:!?\"'`()[]{}"
 _CACHE_LIMIT = 64
 _Q = 3
 _cache: dict[tuple[str, int, int], list[tuple[str, str]]] = {}
+_known: dict[tuple[int, str, float], tuple[list[tuple[str, str]], Knowledge]] = {}
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,15 @@ def knowledge(
     for cp in job.get("_checkpoints", []):
         if cp["fine_tuned_model_checkpoint"] == entry["id"]:
             step = int(cp["step_number"])
-    return Knowledge(job["id"], trained_pairs(blob_of(job["training_file"])), min(1.0, step / total))
+    pairs = trained_pairs(blob_of(job["training_file"]))
+    # One Knowledge per training file version and checkpoint, so repeated chat calls reuse its indexes.
+    key = (id(pairs), job["id"], min(1.0, step / total))
+    found = _known.get(key)
+    if found is None or found[0] is not pairs:
+        if len(_known) >= _CACHE_LIMIT:
+            _known.clear()
+        found = _known[key] = (pairs, Knowledge(job["id"], pairs, key[2]))
+    return found[1]
 
 
 def answer(known: Knowledge | None, model: str, messages: list[Any]) -> Answer:
