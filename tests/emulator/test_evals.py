@@ -460,6 +460,11 @@ def test_bad_run_sources_are_refused_with_invalid_payload_and_target(trained: Tr
             **_completions(BASE, trained.test_file),
             "input_messages": {"type": "template", "template": [{"role": "robot", "content": "x"}]},
         },
+        "data_source.sampling_params.temperature": {
+            **_completions(BASE, trained.test_file),
+            "sampling_params": {"temperature": "hot"},
+        },
+        "data_source.sampling_params.seed": {**_completions(BASE, trained.test_file), "sampling_params": {"seed": 1.5}},
         "data_source.source": {
             "type": "jsonl",
             "source": {"type": "file_content", "content": [{"item": {"question": "only"}}]},

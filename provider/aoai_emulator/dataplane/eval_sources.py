@@ -114,6 +114,29 @@ def _input_messages(raw: Any) -> dict[str, Any]:
     return raw
 
 
+SAMPLING_RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0)}
+
+
+def _sampling_params(raw: Any) -> None:
+    where = "data_source.sampling_params"
+    if raw is None:
+        return
+    if not isinstance(raw, dict):
+        raise errors.invalid_payload(f"'{where}' must be an object.", where)
+    for key, (low, high) in SAMPLING_RANGES.items():
+        value = raw.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high
+        ):
+            raise errors.invalid_payload(
+                f"'{where}.{key}' must be a number from {low:g} to {high:g}.", f"{where}.{key}"
+            )
+    for key, low in (("seed", 0), ("max_completion_tokens", 1)):
+        value = raw.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            raise errors.invalid_payload(f"'{where}.{key}' must be an integer of at least {low}.", f"{where}.{key}")
+
+
 def check(ctx: Ctx, data_source: Any, config: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
     """The items of a run's data source and the model it samples (None for ``jsonl``), or the 400 the service gives."""
     if not isinstance(data_source, dict) or data_source.get("type") not in ("jsonl", "completions"):
@@ -129,11 +152,7 @@ def check(ctx: Ctx, data_source: Any, config: dict[str, Any]) -> tuple[list[dict
                 "data_source.model",
             )
         _input_messages(data_source.get("input_messages"))
-        params = data_source.get("sampling_params")
-        if params is not None and not isinstance(params, dict):
-            raise errors.invalid_payload(
-                "'data_source.sampling_params' must be an object.", "data_source.sampling_params"
-            )
+        _sampling_params(data_source.get("sampling_params"))
         model = name
     rows = _rows(ctx, data_source.get("source"))
     _check_items(rows, config)
