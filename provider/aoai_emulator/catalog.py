@@ -26,6 +26,8 @@ DATED_PREVIEW_VERSIONS = (
 DATED_VERSIONS = frozenset(DATED_GA_VERSIONS + DATED_PREVIEW_VERSIONS)
 # Pause and resume exist in 2025-04-01-preview and not in GA 2024-10-21.
 PAUSE_RESUME_VERSIONS = frozenset({"2025-04-01-preview"})
+# The Evals API (``/evals``) is in 2025-04-01-preview, not in GA 2024-10-21.
+EVALS_VERSIONS = frozenset({"2025-04-01-preview"})
 V1_VERSIONS = frozenset({"v1", "preview"})
 
 ARM_VERSIONS = (
@@ -136,6 +138,8 @@ class Timings:
     account_provisioning: float = 10.0
     deployment_provisioning: float = 30.0
     deletion: float = 5.0
+    eval_run_queued: float = 10.0
+    eval_run: float = 60.0
 
     def with_overrides(self, overrides: dict[str, float]) -> Timings:
         """A copy with some durations changed; unknown names are an error."""

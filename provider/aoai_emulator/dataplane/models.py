@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import errors, lifecycle
+from .. import behaviour, errors, lifecycle
 from ..catalog import BASE_MODELS, INFERENCE_ONLY_MODELS, root_base_model
 from ..http import Reply
 from ..state import Obj
@@ -231,9 +231,29 @@ def copy_status(ctx: Ctx, params: dict[str, str]) -> Reply:
 # --- inference ----------------------------------------------------------------------------------------------
 
 
+def knowledge(ctx: Ctx, model: str) -> behaviour.Knowledge | None:
+    """What ``model`` (a resolved model name) learnt, if it is a fine-tuned model of this account."""
+    svc = ctx.svc
+    return behaviour.knowledge(held_models(ctx.account), svc.accounts, ctx.account, model, svc.store.blob_path)
+
+
+def ask(ctx: Ctx, model: str, messages: list[Any]) -> behaviour.Answer:
+    """What ``model`` (a resolved model name) answers to ``messages`` in this account."""
+    return behaviour.answer(knowledge(ctx, model), model, messages)
+
+
+def tokens(text: str) -> int:
+    """A token count for usage figures: about four characters a token, OpenAI's rule of thumb."""
+    return max(1, (len(text) + 3) // 4)
+
+
 def chat(ctx: Ctx, params: dict[str, str]) -> Reply:
-    """``POST /deployments/{d}/chat/completions`` (or v1 with ``model``): a canned answer that counts as use."""
-    name = params.get("deployment") or ctx.call.json().get("model")
+    """``POST /deployments/{d}/chat/completions`` (or v1 with ``model``): the model's answer, which counts as use.
+
+    The answer follows :mod:`aoai_emulator.behaviour`, the same rule evaluation runs use.
+    """
+    body = ctx.call.json()
+    name = params.get("deployment") or body.get("model")
     dep = ctx.account["deployments"].get(str(name))
     if dep is None or dep["properties"]["provisioningState"] != "Succeeded":
         raise errors.ServiceError(
@@ -243,22 +263,27 @@ def chat(ctx: Ctx, params: dict[str, str]) -> Reply:
             "5 minutes, please wait a moment and try again.",
             gateway=True,
         )
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise errors.invalid_payload("'messages' must be a non-empty array of chat messages.", "messages")
     now = ctx.svc.now()
     dep["_last_used"] = now
+    model = dep["properties"]["model"]["name"]
+    reply = ask(ctx, model, messages)
+    prompt_tokens = sum(tokens(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
+    completion_tokens = tokens(reply.text)
     return Reply(
         200,
         {
             "id": ctx.svc.store.ids.new("chatcmpl"),
             "object": "chat.completion",
             "created": int(now),
-            "model": dep["properties"]["model"]["name"],
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": "This is the emulator's answer."},
-                }
-            ],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 6, "total_tokens": 7},
+            "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply.text}}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         },
     )

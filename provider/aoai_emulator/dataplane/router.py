@@ -10,7 +10,7 @@ from ..arm.accounts import account_id
 from ..catalog import DATED_VERSIONS, V1_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
-from . import files, jobs, models, uploads_api
+from . import eval_runs, evals, files, jobs, models, uploads_api
 from .context import PREFIX_RE, Ctx, Handler
 
 _ID = r"[^/]+"
@@ -43,6 +43,28 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, tuple[Handler, str]]]] = [
     ),
     (re.compile(rf"^/deployments/(?P<deployment>{_ID})/chat/completions$"), {"POST": (models.chat, "d")}),
     (re.compile(r"^/chat/completions$"), {"POST": (models.chat, "v")}),
+    (re.compile(r"^/evals$"), {"GET": (evals.list_evals, "dv"), "POST": (evals.create, "dv")}),
+    (
+        re.compile(rf"^/evals/(?P<eval>{_ID})$"),
+        {"GET": (evals.retrieve, "dv"), "POST": (evals.update, "dv"), "DELETE": (evals.delete, "dv")},
+    ),
+    (
+        re.compile(rf"^/evals/(?P<eval>{_ID})/runs$"),
+        {"GET": (eval_runs.list_runs, "dv"), "POST": (eval_runs.create, "dv")},
+    ),
+    (
+        re.compile(rf"^/evals/(?P<eval>{_ID})/runs/(?P<run>{_ID})$"),
+        {"GET": (eval_runs.retrieve, "dv"), "POST": (eval_runs.cancel, "dv"), "DELETE": (eval_runs.delete, "dv")},
+    ),
+    (re.compile(rf"^/evals/(?P<eval>{_ID})/runs/(?P<run>{_ID})/cancel$"), {"POST": (eval_runs.cancel, "dv")}),
+    (
+        re.compile(rf"^/evals/(?P<eval>{_ID})/runs/(?P<run>{_ID})/output_items$"),
+        {"GET": (eval_runs.list_output_items, "dv")},
+    ),
+    (
+        re.compile(rf"^/evals/(?P<eval>{_ID})/runs/(?P<run>{_ID})/output_items/(?P<item>{_ID})$"),
+        {"GET": (eval_runs.retrieve_output_item, "dv")},
+    ),
 ]
 
 
