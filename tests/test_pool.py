@@ -20,6 +20,8 @@ from tests.emulator.support import chat_dataset
 def account() -> Iterator[EmulatedAccount]:
     with emulated_account("poolacct", seed=131) as acct:
         yield acct
+        # What exit does in a plugin: no pooled connection outlives this emulator into other tests.
+        pool.close_all()
 
 
 @pytest.fixture

@@ -76,14 +76,18 @@ class Settings:
             return BearerAuth(self.arm_token)
         return EntraAuth(ARM_SCOPE, instead=f"a bearer token in {NAMESPACE}:armToken or AZURE_OPENAI_ARM_TOKEN")
 
-    def data_client(self, endpoint: str) -> DataPlaneClient:
-        """A data-plane client for one account: this process's pool for it, credentials as configured now."""
+    def data_client(self, endpoint: str, *, pooled: bool = True) -> DataPlaneClient:
+        """A data-plane client for one account, credentials as configured now.
+
+        ``pooled`` (the providers) shares this process's connection pool for the account, kept until exit;
+        a one-shot command (``aoai-ft``) takes its own, closed with the client.
+        """
         return DataPlaneClient(
             endpoint,
             self.data_plane_auth(endpoint),
             api_version=self.api_version,
             policy=RetryPolicy(max_attempts=self.max_retries),
-            client=shared_client(endpoint),
+            client=shared_client(endpoint) if pooled else None,
         )
 
     def arm_client(self) -> ArmClient:

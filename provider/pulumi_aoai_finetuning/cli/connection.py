@@ -35,8 +35,8 @@ class Target:
     api_version_arg: str | None = None
 
     def client(self) -> DataPlaneClient:
-        """A data-plane client built exactly as the providers build theirs."""
-        return self.settings.data_client(self.endpoint)
+        """A data-plane client built as the providers build theirs, with its own connections (one command)."""
+        return self.settings.data_client(self.endpoint, pooled=False)
 
     def command(self, name: str) -> str:
         """The command line that runs ``aoai-ft <name>`` against the same job again (resume hints)."""
