@@ -21,7 +21,12 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.machinery
+import importlib.util
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Protocol, cast
 
 __all__ = ["ENCODINGS", "UnknownModelError", "base_model", "counter", "encoding_for_model"]
@@ -89,14 +94,44 @@ def encoding_for_model(model: str) -> str:
     )
 
 
+_BINDINGS = "bpe_openai._bindings"
+
+
+def _load_bindings() -> ModuleType:
+    """bpe-openai's compiled module, loaded without running the package's ``__init__``.
+
+    Importing the ``bpe_openai`` package parses every encoding's ranks into Python dictionaries (about a second)
+    for its tiktoken-compatible wrapper, and warns about a deprecated ``importlib.resources`` call; the compiled
+    tokenizer needs neither. The module is registered under its own name, so a later ``import bpe_openai``
+    reuses it rather than initialising the extension twice.
+    """
+    loaded = sys.modules.get(_BINDINGS)
+    if loaded is not None:
+        return loaded
+    package = importlib.util.find_spec("bpe_openai")
+    folders = package.submodule_search_locations if package is not None else None
+    for folder in folders or ():
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = Path(folder) / f"_bindings{suffix}"
+            if path.is_file():
+                loader = importlib.machinery.ExtensionFileLoader(_BINDINGS, str(path))
+                spec = importlib.util.spec_from_file_location(_BINDINGS, path, loader=loader)
+                if spec is None:  # pragma: no cover - a file location always yields a spec
+                    break
+                module = importlib.util.module_from_spec(spec)
+                loader.exec_module(module)
+                sys.modules[_BINDINGS] = module
+                return module
+    return importlib.import_module(_BINDINGS)  # an unusual layout: let the import system find it
+
+
 @functools.cache
 def _backend(encoding: str) -> _Counter:
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding {encoding!r} is not one of {', '.join(ENCODINGS)}")
     # The compiled module's count() skips building the id list that the tiktoken-compatible wrapper returns:
-    # 1.7x the wrapper's speed. tests/tokens pins it to tiktoken's own counts, so an upgrade cannot drift.
-    bindings = importlib.import_module("bpe_openai._bindings")
-    return cast(_Counter, bindings.tokenizer_for_encoding(encoding))
+    # 1.7x the wrapper's speed. tests/test_tokens.py pins it to tiktoken's own counts, so an upgrade cannot drift.
+    return cast(_Counter, _load_bindings().tokenizer_for_encoding(encoding))
 
 
 def counter(encoding: str) -> Callable[[str], int]:
