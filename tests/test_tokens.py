@@ -454,3 +454,20 @@ def test_counting_loads_only_the_compiled_tokenizer_and_the_package_still_import
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_tallies_of_consecutive_parts_merge_into_the_whole_files_totals(tmp_path: Path) -> None:
+    limit = 400
+    examples = [_chat(50), _chat(500), _chat(20), _chat(500), _chat(900), _chat(900), _chat(10)]
+    whole = count_file(_write(tmp_path / "t.jsonl", examples), "o200k_base", limit=limit)
+    assert whole.over_limit is not None
+    assert (whole.over_limit.line, whole.max_line) == (2, 5)  # the first of two equally big examples
+    for cut in range(len(examples) + 1):
+        parts = []
+        for start, chunk in ((1, examples[:cut]), (cut + 1, examples[cut:])):
+            tally = tokens.TokenTally("o200k_base", limit)
+            for offset, example in enumerate(chunk):
+                assert tally.add(start + offset, example) == count_example(example, "o200k_base")
+            parts.append(tally.result())
+        assert tokens.merge_counts(parts) == whole, cut
+    assert tokens.merge_counts([]) == tokens.FileTokens(0, 0, 0, 0, 0, None)

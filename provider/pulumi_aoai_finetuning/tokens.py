@@ -52,10 +52,12 @@ __all__ = [
     "FileTokens",
     "OverLimit",
     "TokenCountError",
+    "TokenTally",
     "count_example",
     "count_file",
     "example_token_limit",
     "first_over_limit",
+    "merge_counts",
 ]
 
 PER_MESSAGE = 3
@@ -139,12 +141,56 @@ def count_example(example: Mapping[str, Any], encoding: str) -> ExampleTokens:
     return _counter(encoding)(example)
 
 
-def count_file(path: str | Path, encoding: str, *, limit: int | None = None) -> FileTokens:
-    """Stream a JSONL file and total its examples' tokens; note the first example above ``limit`` if given."""
-    count = _counter(encoding)
-    display = str(path)
+class TokenTally:
+    """Running token totals over examples fed one at a time: by :func:`count_file`, or by a validation pass.
+
+    A pass split across processes gives each part its own tally and combines their results with
+    :func:`merge_counts`, in file order.
+    """
+
+    def __init__(self, encoding: str, limit: int | None = None) -> None:
+        self._count = _counter(encoding)
+        self._limit = limit
+        self._examples = self._tokens = self._biggest = self._biggest_line = self._estimated = 0
+        self._over: OverLimit | None = None
+
+    def add(self, line: int, example: Mapping[str, Any]) -> ExampleTokens:
+        """Count the example on (1-based) ``line`` into the totals, and return its count."""
+        result = self._count(example)
+        n = result.tokens
+        self._examples += 1
+        self._tokens += n
+        self._estimated += result.estimated
+        if n > self._biggest:
+            self._biggest, self._biggest_line = n, line
+        if self._limit is not None and self._over is None and n > self._limit:
+            self._over = OverLimit(line=line, tokens=n, limit=self._limit)
+        return result
+
+    def result(self) -> FileTokens:
+        """The totals so far."""
+        return FileTokens(self._examples, self._tokens, self._biggest, self._biggest_line, self._estimated, self._over)
+
+
+def merge_counts(parts: Sequence[FileTokens]) -> FileTokens:
+    """One file's totals from the totals of its consecutive parts, given in file order."""
     examples = total = biggest = biggest_line = estimated = 0
     over: OverLimit | None = None
+    for part in parts:
+        examples += part.examples
+        total += part.tokens
+        estimated += part.estimated_examples
+        if part.max_example_tokens > biggest:  # strictly greater: a tie keeps the earlier line
+            biggest, biggest_line = part.max_example_tokens, part.max_line
+        if over is None:
+            over = part.over_limit
+    return FileTokens(examples, total, biggest, biggest_line, estimated, over)
+
+
+def count_file(path: str | Path, encoding: str, *, limit: int | None = None) -> FileTokens:
+    """Stream a JSONL file and total its examples' tokens; note the first example above ``limit`` if given."""
+    tally = TokenTally(encoding, limit)
+    display = str(path)
     with open(path, "rb") as f:
         for number, raw in enumerate(f, 1):
             line = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
@@ -162,16 +208,8 @@ def count_file(path: str | Path, encoding: str, *, limit: int | None = None) -> 
                     f"{display}:{number}: the line is not a JSON object, so its tokens cannot be counted "
                     "(rule json.not-object); validate the file and fix the line first"
                 )
-            result = count(example)
-            n = result.tokens
-            examples += 1
-            total += n
-            estimated += result.estimated
-            if n > biggest:
-                biggest, biggest_line = n, number
-            if limit is not None and over is None and n > limit:
-                over = OverLimit(line=number, tokens=n, limit=limit)
-    return FileTokens(examples, total, biggest, biggest_line, estimated, over)
+            tally.add(number, example)
+    return tally.result()
 
 
 def first_over_limit(path: str | Path, model: str) -> OverLimit | None:
@@ -295,7 +333,7 @@ def _counter(encoding: str) -> Callable[[Mapping[str, Any]], ExampleTokens]:
             total += _FUNC_END
         return total, estimated
 
-    def count_example(example: Mapping[str, Any]) -> ExampleTokens:
+    def count_one(example: Mapping[str, Any]) -> ExampleTokens:
         messages = example.get("messages")
         if isinstance(messages, list):
             total, estimated = messages_tokens(messages)
@@ -328,4 +366,4 @@ def _counter(encoding: str) -> Callable[[Mapping[str, Any]], ExampleTokens]:
             return ExampleTokens(total, estimated=False)
         return ExampleTokens(0, estimated=True)  # not an example of any format: validation reports it
 
-    return count_example
+    return count_one
