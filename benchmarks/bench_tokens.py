@@ -1,0 +1,131 @@
+"""Token counting's cost next to validation alone, on the generated chat dataset (issue: tokens at preview).
+
+Three candidates run interleaved on one warm file (``_data.make_chat_dataset``): validation alone
+(``datasets.validate_file``, cache off: what a preview pays today), token counting alone
+(``tokens.count_file`` with o200k_base, one process), and both one after the other (what a preview would pay
+if it counted in a second pass, with no worker). A per-line orjson parse is the floor under counting's own
+parse. Each figure is the minimum and the median of REPEAT interleaved runs; ratios are against validation
+alone in the same run. Nothing here is asserted: the figures are reported.
+
+    .venv/bin/python benchmarks/bench_tokens.py [--size-mb 500] [--repeat 3] [--workdir benchmarks/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pulumi_aoai_finetuning import datasets, tokens
+
+try:
+    from ._data import make_chat_dataset  # imported as benchmarks.bench_tokens
+except ImportError:  # run as a script
+    from _data import make_chat_dataset  # type: ignore[no-redef]
+
+REPEAT = 3
+
+
+def _validate(path: Path) -> None:
+    report = datasets.validate_file(path, use_cache=False)
+    if not report.ok:
+        raise RuntimeError(f"the generated dataset should be valid: {report.errors[:3]}")
+
+
+def _count(path: Path) -> None:
+    totals = tokens.count_file(path, "o200k_base")
+    if totals.examples == 0 or totals.tokens == 0:
+        raise RuntimeError("the generated dataset should have tokens")
+
+
+def _validate_then_count(path: Path) -> None:
+    _validate(path)
+    _count(path)
+
+
+def _parse_floor(path: Path) -> None:
+    with open(path, "rb") as f:
+        for line in f:
+            orjson.loads(line)
+
+
+def _seconds(candidates: dict[str, Callable[[Path], None]], path: Path, repeat: int) -> dict[str, list[float]]:
+    """Wall times of each candidate over ``repeat`` rounds, interleaved so that drift hits all alike."""
+    runs: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(repeat):
+        for name, fn in candidates.items():
+            start = time.perf_counter()
+            fn(path)
+            runs[name].append(time.perf_counter() - start)
+    return runs
+
+
+def run(workdir: Path, size_mb: int = 500, repeat: int = REPEAT) -> list[dict[str, Any]]:
+    """Generate (or reuse) a ``size_mb`` MB chat dataset in ``workdir`` and return the figures as table rows."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"chat-{size_mb}mb.jsonl"
+    target = size_mb * 1024 * 1024
+    if not path.exists() or not target <= path.stat().st_size < target + (1 << 20):  # shared with other benches
+        make_chat_dataset(path, target, seed=0)
+    size = path.stat().st_size
+    _parse_floor(path)  # warm the page cache and load the tokenizer before timing anything
+    tokens.count_example({"prompt": "warm", "completion": " up"}, "o200k_base")
+    runs = _seconds(
+        {"validate": _validate, "count": _count, "validate+count": _validate_then_count, "parse": _parse_floor},
+        path,
+        repeat,
+    )
+    low = {name: min(times) for name, times in runs.items()}
+    mid = {name: statistics.median(times) for name, times in runs.items()}
+    totals = tokens.count_file(path, "o200k_base")
+    mb = size / 1e6
+
+    def row(figure: str, ours: str, baseline: str, goal: str = "reported") -> dict[str, Any]:
+        return {
+            "figure": figure,
+            "ours": round(low[ours], 3),
+            "baseline": round(low[baseline], 3),
+            "ratio": round(low[ours] / low[baseline], 2),
+            "ratio_median": round(mid[ours] / mid[baseline], 2),
+            "unit": "s (min)",
+            "goal": goal,
+            "met": True,
+        }
+
+    return [
+        row(f"token counting alone / validation alone ({mb:.0f} MB chat dataset)", "count", "validate"),
+        row("validation then counting (second pass) / validation alone", "validate+count", "validate"),
+        row("token counting / its per-line orjson parse floor", "count", "parse"),
+        {
+            "figure": f"token counting throughput ({totals.tokens:,} tokens, {totals.examples:,} examples)",
+            "ours": round(mb / low["count"], 1),
+            "baseline": round(mb / low["validate"], 1),
+            "ratio": round(low["validate"] / low["count"], 2),
+            "ratio_median": round(mid["validate"] / mid["count"], 2),
+            "unit": "MB/s (counting vs validation)",
+            "goal": "reported",
+            "met": True,
+        },
+    ]
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    header = ("figure", "ours", "baseline", "ratio", "ratio_median", "unit", "goal")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(str(row[k]) for k in header) + " |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=REPEAT)
+    parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / "out")
+    args = parser.parse_args()
+    _print(run(args.workdir, args.size_mb, args.repeat))
