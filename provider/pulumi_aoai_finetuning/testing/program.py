@@ -2,7 +2,7 @@
 
 The program (a directory with ``Pulumi.yaml``, ``runtime: python``, and its ``__main__.py``) runs in-process
 under :func:`pulumi.runtime.set_mocks`, with a mock *monitor* that plays the engine's part instead of
-echoing inputs (``reference/pulumi-dynamic.md`` §3(b)+(c)):
+echoing inputs (the pattern of pulumi's own ``pulumi.runtime.set_mocks`` tests, with the real plugin behind it):
 
 * dynamic resources (``pulumi-python:dynamic/...``) go to the SDK's real dynamic-provider server
   (``python -m pulumi.dynamic``, :class:`~pulumi_aoai_finetuning.testing.engine.DynamicPlugin`), configured
