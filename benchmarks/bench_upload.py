@@ -7,6 +7,7 @@ the growth of the process's resident set during the upload (sampled every 2 ms) 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -88,20 +89,25 @@ def run(workdir: Path, size_mb: int = 500, repeats: int = 3) -> list[dict[str, A
         for _ in range(repeats):
             ours.append(_run(OURS, account, path))
             theirs.append(_run(THEIRS, account, path))
-    best_ours = min(r["seconds"] for r in ours)
-    best_theirs = min(r["seconds"] for r in theirs)
+    ratios = sorted(o["seconds"] / t["seconds"] for o, t in zip(ours, theirs, strict=True))
+    median_ours = statistics.median(r["seconds"] for r in ours)
+    median_theirs = statistics.median(r["seconds"] for r in theirs)
+    median_ratio = statistics.median(ratios)
     mem_ours = max(r["rss_growth_mb"] for r in ours)
     mem_theirs = max(r["rss_growth_mb"] for r in theirs)
     size = path.stat().st_size / 1024 / 1024
     return [
         {
-            "figure": f"upload {size:.0f} MB: time, ours / openai files.create (best of {repeats})",
-            "ours": round(best_ours, 3),
-            "baseline": round(best_theirs, 3),
+            "figure": (
+                f"upload {size:.0f} MB: time, ours / openai files.create, median of {repeats} interleaved rounds "
+                f"(ratio min {ratios[0]:.2f}, max {ratios[-1]:.2f})"
+            ),
+            "ours": round(median_ours, 3),
+            "baseline": round(median_theirs, 3),
             "unit": "s",
-            "ratio": round(best_ours / best_theirs, 3),
+            "ratio": round(median_ratio, 3),
             "goal": "<= 0.7",
-            "met": best_ours / best_theirs <= 0.7,
+            "met": median_ratio <= 0.7,
         },
         {
             "figure": f"upload {size:.0f} MB: peak memory growth (worst of {repeats})",
