@@ -21,6 +21,7 @@ from benchmarks import (  # noqa: E402
     bench_check_diff,
     bench_concurrency,
     bench_emulator,
+    bench_tokens,
     bench_upload,
     bench_validate,
     bench_wait,
@@ -59,7 +60,7 @@ def main() -> int:
     sections = []
     started = time.perf_counter()
     for title, bench in (
-        ("Validate and hash (datasets.py)", lambda: bench_validate.run(workdir, size_mb=size_mb)),
+        ("Validate and hash (datasets/)", lambda: bench_validate.run(workdir, size_mb=size_mb)),
         (
             "Upload (TrainingFile's streamed upload vs openai-python)",
             lambda: bench_upload.run(workdir, size_mb=size_mb),
@@ -72,6 +73,7 @@ def main() -> int:
         ),
         ("Verdict cache (datasets/cache.py)", lambda: bench_cache.run(workdir)),
         ("Many jobs waiting in one plugin (plugin_threads.py)", lambda: bench_concurrency.run(workdir)),
+        ("Token counting next to validation (tokens.py)", lambda: bench_tokens.run(workdir, size_mb=size_mb)),
     ):
         print(f"== {title}", flush=True)
         rows = bench()
