@@ -30,9 +30,9 @@ from typing import Any
 from pulumi_aoai_finetuning.datasets import cache, validate_file
 
 try:
-    from ._data import make_chat_dataset  # imported as benchmarks.bench_cache (benchmarks/run.py)
+    from .sample_data import make_chat_dataset  # imported as benchmarks.bench_cache (benchmarks/run.py)
 except ImportError:  # run as a script
-    from _data import make_chat_dataset  # type: ignore[no-redef]
+    from sample_data import make_chat_dataset  # type: ignore[no-redef]
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 STACK_SIZES = (10, 64, 65, 200, 1000)

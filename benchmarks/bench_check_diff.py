@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._data import make_chat_dataset
+from .sample_data import make_chat_dataset
 
 PROBE = """
 import json, os, sys, time

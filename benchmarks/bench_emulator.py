@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx2
 
-from ._data import make_chat_dataset
 from ._emulator import emulator_process
+from .sample_data import make_chat_dataset
 
 API = {"api-version": "2024-10-21"}
 

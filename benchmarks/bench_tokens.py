@@ -1,6 +1,6 @@
 """Token counting's cost next to validation alone, on the generated chat dataset (issue: tokens at preview).
 
-Three candidates run interleaved on one warm file (``_data.make_chat_dataset``): validation alone
+Three candidates run interleaved on one warm file (``sample_data.make_chat_dataset``): validation alone
 (``datasets.validate_file``, cache off: what a preview pays today), token counting alone
 (``tokens.count_file`` with o200k_base, one process), and both one after the other (what a preview would pay
 if it counted in a second pass, with no worker). A per-line orjson parse is the floor under counting's own
@@ -24,9 +24,9 @@ import orjson
 from pulumi_aoai_finetuning import datasets, tokens
 
 try:
-    from ._data import make_chat_dataset  # imported as benchmarks.bench_tokens
+    from .sample_data import make_chat_dataset  # imported as benchmarks.bench_tokens
 except ImportError:  # run as a script
-    from _data import make_chat_dataset  # type: ignore[no-redef]
+    from sample_data import make_chat_dataset  # type: ignore[no-redef]
 
 REPEAT = 3
 

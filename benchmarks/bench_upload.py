@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx2
 
-from ._data import make_chat_dataset
 from ._emulator import emulator_process
+from .sample_data import make_chat_dataset
 
 # One probe for both clients: it measures the upload call only, after imports and client setup.
 PROBE = """

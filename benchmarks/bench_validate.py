@@ -1,6 +1,6 @@
 """Dataset validation: validate+hash throughput against a stdlib loop, an orjson loop and the hashlib floor.
 
-Everything is measured in one run, on one generated chat dataset (``_data.make_chat_dataset``), with the page
+Everything is measured in one run, on one generated chat dataset (``sample_data.make_chat_dataset``), with the page
 cache warm. The candidates run interleaved (ours, stdlib, orjson, hashlib, then again), ``BENCH_REPEAT``
 rounds (default 7), so that drift on a shared machine hits all alike; each is reported as the median and the
 minimum of its rounds, and the goals are judged on the medians. The validator runs with its cache disabled.
@@ -30,9 +30,9 @@ import orjson
 from pulumi_aoai_finetuning import datasets
 
 try:
-    from ._data import make_chat_dataset  # imported as benchmarks.bench_validate (benchmarks/run.py)
+    from .sample_data import make_chat_dataset  # imported as benchmarks.bench_validate (benchmarks/run.py)
 except ImportError:  # run as a script
-    from _data import make_chat_dataset  # type: ignore[no-redef]
+    from sample_data import make_chat_dataset  # type: ignore[no-redef]
 
 GOAL_VS_STDLIB = 2.5
 GOAL_VS_ORJSON = 1.0

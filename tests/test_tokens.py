@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 import tiktoken
-from benchmarks._data import make_chat_dataset
+from benchmarks.sample_data import make_chat_dataset
 
 from pulumi_aoai_finetuning import encodings, tokens
 from pulumi_aoai_finetuning.encodings import UnknownModelError, counter, encoding_for_model
