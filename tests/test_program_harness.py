@@ -691,3 +691,77 @@ def test_refresh_names_the_property_that_drifted(stack: Stack, tmp_path: Path) -
     drifted = {s.name: s.changed for s in refresh.steps if s.changed}
     assert list(drifted) == ["serve"], refresh.steps
     assert ("capacity", "1", "5") in drifted["serve"]
+
+
+# --- what an in-place update keeps (DiffResult.stables) --------------------------------------------------------
+
+
+def _serve_exports(program: Path) -> None:
+    """Export the Deployment's id (kept by an in-place update) and its provisioning state (not kept)."""
+    main = program / "__main__.py"
+    source = main.read_text().replace("Deployment('serve'", "serve = Deployment('serve'")
+    main.write_text(
+        source + "pulumi.export('deployment_id', serve.deployment_id)\n"
+        "pulumi.export('provisioning_state', serve.provisioning_state)\n"
+    )
+
+
+def test_moving_an_unchanged_dataset_previews_only_an_update_of_the_file(stack: Stack, tmp_path: Path) -> None:
+    """Same content at another path: only `~ update train`; its file_id stays known, so nothing downstream moves."""
+    program = with_deployment(stack, tmp_path, capacity=1)
+    first = stack.run("up")
+    (program / "data").mkdir()
+    (program / "train.jsonl").rename(program / "data" / "train.jsonl")
+    main = program / "__main__.py"
+    main.write_text(main.read_text().replace('path="train.jsonl"', 'path="data/train.jsonl"'))
+    since = stack.mark()
+    preview = stack.run("preview")
+    assert preview.ops() == {"tiny": "same", "tinyaoai": "same", "train": "update", "job": "same", "serve": "same"}
+    (train,) = preview.changes()
+    assert ("path", '"train.jsonl"', '"data/train.jsonl"') in train.changed
+    assert [c.name for c in train.changed] == ["path"]  # the content (sha256) is the same
+    assert not any(s.replaces or s.paid_training for s in preview.steps)
+    assert preview.outputs["training_file_id"] == first.outputs["training_file_id"]
+    assert preview.outputs["fine_tuned_model"] == first.outputs["fine_tuned_model"]
+
+    up = stack.run("up")
+    assert up.ops() == preview.ops()
+    # No upload, no job, no deployment PUT (listing the account's keys, a POST, changes nothing): as previewed.
+    assert [m for m in stack.mutations(since) if not m[1].endswith("/listKeys")] == []
+    (account,) = stack.accounts()
+    assert len(stack.objects_of(account["name"], "jobs")) == 1
+    assert up.outputs["training_file_id"] == first.outputs["training_file_id"]
+
+
+def test_an_update_keeps_only_what_its_provider_declares_stable(stack: Stack, tmp_path: Path) -> None:
+    """A capacity change: the deployment's id stays known in preview, its provisioning state is unknown."""
+    program = with_deployment(stack, tmp_path, capacity=1)
+    _serve_exports(program)
+    first = stack.run("up")
+    main = program / "__main__.py"
+    main.write_text(main.read_text().replace("capacity=1)", "capacity=2)"))
+    preview = stack.run("preview")
+    assert [(s.name, s.op) for s in preview.changes()] == [("serve", "update")]
+    assert preview.outputs["deployment_id"] == first.outputs["deployment_id"]
+    assert first.outputs["provisioning_state"] == "Succeeded"
+    assert preview.outputs["provisioning_state"] == PREVIEW_UNKNOWN
+
+
+def test_changing_the_data_previews_the_paid_retrain_and_names_the_content(stack: Stack, tmp_path: Path) -> None:
+    """New data at a new path: the file is replaced because of its sha256, and the job's retrain is flagged."""
+    program = with_deployment(stack, tmp_path, capacity=1)
+    stack.run("up")
+    (program / "data").mkdir()
+    chat_dataset(program / "data" / "train.jsonl", 15)
+    main = program / "__main__.py"
+    main.write_text(main.read_text().replace('path="train.jsonl"', 'path="data/train.jsonl"'))
+    since = stack.mark()
+    preview = stack.run("preview")
+    steps = {s.name: s for s in preview.changes() if s.op != "delete-replaced"}
+    assert {name: s.op for name, s in steps.items()} == {"train": "replace", "job": "replace", "serve": "replace"}
+    assert "sha256" in steps["train"].replaces
+    assert {"path", "sha256"} <= {c.name for c in steps["train"].changed}
+    assert (steps["job"].replaces, steps["job"].paid_training) == (("training_file",), True)
+    assert steps["serve"].replaces == ("model",)
+    assert [s.name for s in preview.steps if s.paid_training] == ["job"]
+    assert stack.mutations(since) == []

@@ -106,18 +106,32 @@ def check_account_id(failures: Failures, props: Mapping[str, Any], name: str, *,
 
 
 def diff(
-    olds: Mapping[str, Any], news: Mapping[str, Any], *, replace: Iterable[str], update: Iterable[str]
+    olds: Mapping[str, Any],
+    news: Mapping[str, Any],
+    *,
+    replace: Iterable[str],
+    update: Iterable[str],
+    keeps: Iterable[str] = (),
 ) -> DiffResult:
-    """Compare our keys only (never ``__provider``); unknown counts as changed; list the exact replaces."""
-    replaces: list[str] = []
-    changed = False
-    for key in replace:
-        if differs(olds.get(key), news.get(key)):
-            replaces.append(key)
-    for key in update:
-        if differs(olds.get(key), news.get(key)):
-            changed = True
+    """Compare our keys only (never ``__provider``); unknown counts as changed; list the exact replaces.
+
+    ``keeps`` names the outputs an in-place update cannot change: with the unchanged replace-on inputs they
+    are the update's ``stables``, so a preview keeps them known and what depends on them is not replaced.
+    """
+    replace = tuple(replace)
+    replaces = [key for key in replace if differs(olds.get(key), news.get(key))]
+    changed = any(differs(olds.get(key), news.get(key)) for key in update)
+    if changed and not replaces:
+        return in_place(olds, news, replace=replace, keeps=keeps)
     return DiffResult(changes=bool(replaces) or changed, replaces=replaces, delete_before_replace=False)
+
+
+def in_place(
+    olds: Mapping[str, Any], news: Mapping[str, Any], *, replace: Iterable[str], keeps: Iterable[str]
+) -> DiffResult:
+    """An in-place update whose ``stables`` are the outputs it keeps and the replace-on inputs left unchanged."""
+    unchanged = (key for key in replace if not differs(olds.get(key), news.get(key)))
+    return DiffResult(changes=True, replaces=[], stables=sorted({*keeps, *unchanged}), delete_before_replace=False)
 
 
 def differs(old: Any, new: Any) -> bool:

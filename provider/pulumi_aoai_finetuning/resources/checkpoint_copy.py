@@ -19,6 +19,7 @@ INPUTS = ("endpoint", "job_id", "checkpoint", "destination_account_id", "destina
 OUTPUTS = ("model_name", "status", "copied_account_details", "region", "resolved_checkpoint")
 REPLACE_ON = ("endpoint", "job_id", "checkpoint", "destination_account_id", "destination_region")
 UPDATE_ON = ("timeout_minutes",)
+KEPT_BY_UPDATE = OUTPUTS  # only the wait setting changes in place: the copy is the same
 DEFAULT_TIMEOUT_MINUTES = 120.0
 
 
@@ -47,7 +48,7 @@ class CheckpointCopyProvider(Provider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Any change of what is copied where is a new copy."""
-        return diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+        return diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON, keeps=KEPT_BY_UPDATE)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Check the documented prerequisites, start the copy (adopting one in progress), wait for it."""

@@ -21,6 +21,9 @@ INPUTS = (
 OUTPUTS = ("deployment_id", "provisioning_state", "rate_limits")
 REPLACE_ON = ("account_id", "deployment_name", "model", "model_version", "model_format", "source_account_id")
 UPDATE_ON = ("sku_name", "capacity", "rai_policy_name", "version_upgrade_option", "timeout_minutes")
+# A PUT under the same account and name is the same ARM resource serving the same model; its state and rate
+# limits follow the new capacity and sku, so they are not kept.
+KEPT_BY_UPDATE = ("deployment_id",)
 SKUS = (
     "Standard", "GlobalStandard", "DataZoneStandard", "ProvisionedManaged", "GlobalProvisionedManaged",
     "DataZoneProvisionedManaged", "GlobalBatch", "DataZoneBatch", "DeveloperTier", "Developer",
@@ -100,7 +103,7 @@ class DeploymentProvider(Provider):
 
         A replacement under the same account and name must delete first: both would be the same ARM resource.
         """
-        result = diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+        result = diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON, keeps=KEPT_BY_UPDATE)
         same_place = not set(result.replaces or []) & {"account_id", "deployment_name"}
         if result.replaces and same_place:
             result.delete_before_replace = True

@@ -23,7 +23,7 @@ from ..client import (
 )
 from ..client.status import JOB_DEAD, JOB_PAUSED, JOB_TERMINAL
 from ..client.waiting import adopt_or_create, poll_until
-from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
+from ..inputs import Failures, check_endpoint, check_number, diff, in_place, is_unknown, user_inputs
 from ._common import Provider, resource_props
 from .shapes import (
     CheckpointDict,
@@ -45,6 +45,11 @@ OUTPUTS = (
 REPLACE_ON = ("endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
               "training_type")  # fmt: skip
 UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy")
+KEPT_BY_UPDATE = ("job_id", "created_at", "job_seed")  # an update never starts another job
+# Once a job has succeeded nothing it produced can change; before, an update may resume it and it may finish.
+KEPT_ONCE_SUCCEEDED = (
+    "status", "fine_tuned_model", "trained_tokens", "result_files", "checkpoints", "metrics", "error", "finished_at",
+)  # fmt: skip
 SUFFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 HYPERPARAMETERS = {
     "n_epochs": (1, 50, True),
@@ -228,21 +233,25 @@ class FineTuningJobProvider(Provider):
         A dataset re-uploaded with identical content (a new file id, the same content-addressed name) is not
         a reason to pay for training again: a finished job then only records the new id.
         """
-        result = diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+        result = diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON, keeps=self._kept(olds))
         if olds.get("status") in JOB_DEAD:
             # Cancelled or failed since the last up (a refresh saw it): the declared model does not exist.
             return DiffResult(changes=True, replaces=[*(result.replaces or []), "status"], delete_before_replace=False)
         if not result.changes and olds.get("status") in JOB_PAUSED and news.get("paused") is not True:
             # Paused outside Pulumi (a refresh saw it) while the stack declares it running: resume it.
-            return DiffResult(changes=True, replaces=[], delete_before_replace=False)
+            return in_place(olds, news, replace=REPLACE_ON, keeps=self._kept(olds))
         files = {"training_file", "validation_file"}
         replaces = list(result.replaces or [])
         if replaces and set(replaces) <= files and olds.get("status") == "succeeded":
             same = [key for key in replaces if self._same_content(olds, news, key)]
             replaces = [key for key in replaces if key not in same]
             if not replaces:
-                return DiffResult(changes=True, replaces=[], delete_before_replace=False)
+                return in_place(olds, news, replace=REPLACE_ON, keeps=self._kept(olds))
         return result
+
+    def _kept(self, olds: dict[str, Any]) -> tuple[str, ...]:
+        """The outputs an in-place update keeps: the job itself, and all it produced once it has succeeded."""
+        return KEPT_BY_UPDATE + (KEPT_ONCE_SUCCEEDED if olds.get("status") == "succeeded" else ())
 
     def _same_content(self, olds: dict[str, Any], news: dict[str, Any], key: str) -> bool:
         known = (olds.get("datasets") or {}).get(key) or {}

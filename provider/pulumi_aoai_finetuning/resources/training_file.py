@@ -30,6 +30,7 @@ COMPUTED_INPUTS = ("sha256", "remote_filename")
 OUTPUTS = ("file_id", "bytes", "status", "status_details", "examples", "format", "created_at")
 REPLACE_ON = ("endpoint", "sha256", "content_url", "remote_filename", "purpose")
 UPDATE_ON = ("validate", "timeout_minutes", "path", "filename")
+KEPT_BY_UPDATE = OUTPUTS  # an update touches no remote object: the same file, the same content
 PURPOSES = ("fine-tune", "assistants", "batch", "evals")
 DEFAULT_TIMEOUT_MINUTES = 30.0
 
@@ -100,7 +101,7 @@ class TrainingFileProvider(Provider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Replace on content, source, name, purpose or account; the rest changes no remote object."""
-        return diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON)
+        return diff(olds, news, replace=REPLACE_ON, update=UPDATE_ON, keeps=KEPT_BY_UPDATE)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Adopt the upload of an interrupted run, else upload (streamed) or import; wait for ``processed``."""

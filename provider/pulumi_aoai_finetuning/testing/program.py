@@ -105,6 +105,7 @@ from .results import (
 )
 from .safety import ARM_ENDPOINT_KEY, NotLoopbackError, require_loopback_arm, require_loopback_properties
 from .scheduler import Slots, registration_threads, run_graph
+from .stables import preview_update_outputs, update_stables
 
 __all__ = ["COMMANDS", "PREVIEW_UNKNOWN", "REDACTED", "HarnessError", "ProgramResult", "ProgramStep", "run_program"]
 
@@ -925,7 +926,14 @@ class _Deployment:
             return provider.preview(res.type, res.inputs, old)
         # The dynamic server does not support preview: the engine takes the checked inputs as the state, and
         # every other output is unknown until the real Create/Update runs.
-        return dict(res.inputs)
+        if old is None:
+            return dict(res.inputs)
+        # An update keeps the outputs its provider declares stable (DiffResult.stables), so what depends only on
+        # them is not shown replaced; unlike the CLI, which ignores them (see the stables module for the source).
+        olds = old.unsealed(old.outputs, res.inputs)
+        stables = update_stables(old.id, olds, res.inputs)
+        res.secret_keys = sorted(set(res.secret_keys) | (set(old.secret_keys) & stables))
+        return preview_update_outputs(res.inputs, olds, stables)
 
     def _delete(self, res: _Res) -> None:
         if res.protect:
