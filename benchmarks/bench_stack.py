@@ -30,7 +30,8 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ SIZES = (1, 10, 50, 200)
 NOOP_SIZE = 240
 POLL_SECONDS = 0.01
 EXAMPLES = 12
+ACCOUNTS = 5  # the service holds at most 50 files per account: resource i goes to account i % ACCOUNTS
 
 
 class NothingProvider(ResourceProvider):
@@ -81,17 +83,21 @@ import pulumi
 {imports}
 
 config = pulumi.Config()
-endpoint = config.require("endpoint")
+endpoints = config.require_object("endpoints")
 for i in range(config.require_int("count")):
-    {kind}(f"r{{i}}", endpoint=endpoint, path=f"data/d{{i}}.jsonl"{extra})
+    {kind}(f"r{{i}}", endpoint=endpoints[i % len(endpoints)], path=f"data/d{{i}}.jsonl"{extra})
 '''
 
 OPENAI_SCRIPT = """
-import sys, time
+import json, sys, time
 import openai
-endpoint, key, poll, *paths = sys.argv[1:]
-client = openai.AzureOpenAI(azure_endpoint=endpoint, api_key=key, api_version="2024-10-21", max_retries=0)
-for path in paths:
+accounts, poll, *paths = sys.argv[1:]
+clients = [
+    openai.AzureOpenAI(azure_endpoint=endpoint, api_key=key, api_version="2024-10-21", max_retries=0)
+    for endpoint, key in json.loads(accounts)
+]
+for i, path in enumerate(paths):
+    client = clients[i % len(clients)]
     with open(path, "rb") as fh:
         f = client.files.create(file=fh, purpose="fine-tune")
     while f.status not in ("processed", "error"):
@@ -145,36 +151,42 @@ def _env(workdir: Path) -> dict[str, str]:
 
 @dataclass
 class _Target:
-    """Where a harness run goes: the emulator's URL, its account (endpoint, keys), the subprocess environment."""
+    """Where a harness run goes: the emulator's URL, its accounts (endpoint, key), the subprocess environment."""
 
     url: str
-    account: dict[str, Any]
+    accounts: list[tuple[str, str]]
     env: dict[str, str]
 
 
-def _emulator() -> AbstractContextManager[tuple[str, dict[str, Any]]]:
-    """A fresh ``aoai-emulator`` process with one account."""
+@contextmanager
+def _emulator() -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """A fresh ``aoai-emulator`` process with ACCOUNTS accounts; its URL and their (endpoint, key)."""
     # Imported here, not at the top: the plugin imports this module to unpickle Nothing, and the do-nothing
-    # baseline must not pay for the emulator helper's imports at start-up.
+    # baseline must not pay for these imports at start-up.
+    import httpx2  # noqa: PLC0415
+
     from benchmarks._emulator import emulator_process  # noqa: PLC0415
 
-    return emulator_process()
+    more = [f"--account=bench{i}" for i in range(1, ACCOUNTS)]
+    with emulator_process(*more) as (url, _):
+        listed = httpx2.get(f"{url}/_emulator/accounts").json()["accounts"]
+        yield url, [(a["endpoint"], a["keys"][0]) for a in listed]
 
 
 def _harness(command: str, program: Path, state: Path, target: _Target, count: int) -> float:
     """Wall seconds of one harness command in a fresh process; raise with its output if it fails."""
-    url, account, env = target.url, target.account, target.env
+    url, accounts, env = target.url, target.accounts, target.env
     args = [sys.executable, "-m", "pulumi_aoai_finetuning.testing", command, str(program), "--state", str(state)]
     config = {
         "azure-openai:armEndpoint": url,
         "azure-openai:pollIntervalSeconds": str(POLL_SECONDS),
         "azure-openai:pollMaxSeconds": "0.05",
-        "endpoint": account["endpoint"],
+        "endpoints": json.dumps([endpoint for endpoint, _ in accounts]),
         "count": str(count),
     }
     for key, value in config.items():
         args += ["--config", f"{key}={value}"]
-    args += ["--secret", f"azure-openai:apiKey={account['keys'][0]}"]
+    args += ["--secret", f"azure-openai:apiKeys={json.dumps(dict(accounts))}"]
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900, check=False)
     seconds = time.perf_counter() - started
@@ -183,9 +195,9 @@ def _harness(command: str, program: Path, state: Path, target: _Target, count: i
     return seconds
 
 
-def _openai(account: dict[str, Any], paths: list[Path], env: dict[str, str]) -> float:
+def _openai(accounts: list[tuple[str, str]], paths: list[Path], env: dict[str, str]) -> float:
     """Wall seconds of the plain openai-python script in a fresh process."""
-    args = [sys.executable, "-c", OPENAI_SCRIPT, account["endpoint"], account["keys"][0], str(POLL_SECONDS)]
+    args = [sys.executable, "-c", OPENAI_SCRIPT, json.dumps(accounts), str(POLL_SECONDS)]
     started = time.perf_counter()
     subprocess.run([*args, *map(str, paths)], capture_output=True, text=True, env=env, timeout=900, check=True)
     return time.perf_counter() - started
@@ -196,14 +208,14 @@ def _first_up(files: Path, workdir: Path, n: int, env: dict[str, str]) -> float:
     shutil.rmtree(workdir / "cache", ignore_errors=True)
     state = workdir / "state" / f"first-{n}.json"
     state.unlink(missing_ok=True)
-    with _emulator() as (url, account):
-        return _harness("up", files, state, _Target(url, account, env), n)
+    with _emulator() as (url, accounts):
+        return _harness("up", files, state, _Target(url, accounts, env), n)
 
 
 def _script(files: Path, n: int, env: dict[str, str]) -> float:
     """The openai-python script over the same N datasets against a fresh emulator; wall seconds."""
-    with _emulator() as (_url, account):
-        return _openai(account, [files / "data" / f"d{i}.jsonl" for i in range(n)], env)
+    with _emulator() as (_url, accounts):
+        return _openai(accounts, [files / "data" / f"d{i}.jsonl" for i in range(n)], env)
 
 
 def _stat_rows(
@@ -239,8 +251,8 @@ def run(workdir: Path) -> list[dict[str, Any]]:
     first: dict[int, list[float]] = {n: [] for n in sizes}
     script: dict[int, list[float]] = {n: [] for n in sizes}
     noop: dict[str, list[float]] = {"up": [], "up-nothing": [], "preview": [], "preview-nothing": []}
-    with _emulator() as (url, account):
-        target = _Target(url, account, env)
+    with _emulator() as (url, accounts):
+        target = _Target(url, accounts, env)
         states = {"files": workdir / "state" / "noop-files.json", "nothing": workdir / "state" / "noop-nothing.json"}
         for state in states.values():
             state.unlink(missing_ok=True)
