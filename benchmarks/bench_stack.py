@@ -6,20 +6,23 @@ pulumi_aoai_finetuning.testing``, which starts the real ``python -m pulumi.dynam
 The emulator is an ``aoai-emulator`` process of its own (its work never counts against the client measured).
 
 1. First ``up`` of a stack of N ``TrainingFile`` resources (N = 1, 10, 50, 200; distinct 12-example datasets,
-   verdict cache emptied first) vs an openai-python script making the same calls in order (``files.create``,
-   then ``files.retrieve`` every 10 ms until ``processed``, the harness's poll interval). Each measured run gets a
-   fresh emulator, so both start from an empty account. Reported per resource; the goal (<= 1.5x) is judged on
-   N = 200 and on the marginal cost per resource between N = 50 and N = 200, where the fixed start-up costs of
-   both sides (interpreter, imports, the plugin) no longer dominate; N = 1..50 show the series.
-2. No-op ``up`` and no-op ``preview`` of a stack of 240 ``TrainingFile`` resources vs the same harness running
-   240 do-nothing dynamic resources (:class:`Nothing`, defined here, so the plugin imports it by reference).
-   Goal <= 1.1x, plus the difference per resource in ms.
+   verdict cache emptied first) vs an openai-python script making the same calls one file after another
+   (``files.create``, then ``files.retrieve`` every 10 ms, the harness's poll interval, until ``processed``; our
+   provider also lists the account's files first, to adopt an interrupted upload). Each measured run gets a fresh
+   emulator, so both start from empty accounts; the service holds 50 files per account, so resource i goes to
+   account i % 5 on both sides. Reported per resource; the goal (<= 1.5x) is judged on N = 200 and on the
+   marginal cost per resource from N = 50 to N = 200, where the fixed start-up costs of both sides (interpreter,
+   imports, the plugin) no longer dominate; N = 1..50 show the series, so linearity is visible.
+2. No-op ``up`` and no-op ``preview`` of a stack of 240 ``TrainingFile`` resources (no request reaches the
+   emulator) vs the same harness running 240 do-nothing dynamic resources (:class:`Nothing`, defined here, so the
+   plugin imports it by reference). Goal <= 1.1x, plus the difference per resource in ms.
 
 Repetitions are interleaved: each round runs every N of figure 1 (ours, then theirs), then figure 2's four
 commands (ours and the do-nothing stack, up then preview). Figure 1 gets ``BENCH_STACK_REPS`` rounds (default 3),
 figure 2 ``BENCH_STACK_NOOP_REPS`` (default 5: its runs are short and its goal is tight, so its median needs more
-samples on a shared machine); about 4 minutes on 2 cores. The stacks of figure 2 are deployed once, not measured. Every figure is the min and the median over the repetitions. Alone: ``.venv/bin/python -m
-benchmarks.bench_stack`` (``BENCH_STACK_SIZES=1,10`` for a quick try).
+samples on a shared machine); about 2.5 minutes on 2 cores. The stacks of figure 2 are deployed once, not
+measured. Every figure is the min and the median over the repetitions. Alone: ``.venv/bin/python -m
+benchmarks.bench_stack`` (``BENCH_STACK_SIZES=1,10 BENCH_STACK_NOOP=10`` for a quick try).
 """
 
 from __future__ import annotations
