@@ -21,6 +21,7 @@ from benchmarks import (  # noqa: E402
     bench_check_diff,
     bench_concurrency,
     bench_emulator,
+    bench_stack,
     bench_tokens,
     bench_upload,
     bench_validate,
@@ -74,6 +75,7 @@ def main() -> int:
         ("Verdict cache (datasets/cache.py)", lambda: bench_cache.run(workdir)),
         ("Many jobs waiting in one plugin (plugin_threads.py)", lambda: bench_concurrency.run(workdir)),
         ("Token counting next to validation (tokens.py)", lambda: bench_tokens.run(workdir, size_mb=size_mb)),
+        ("Stack scaling through the program harness", lambda: bench_stack.run(workdir)),
     ):
         print(f"== {title}", flush=True)
         rows = bench()
