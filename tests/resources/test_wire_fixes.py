@@ -116,3 +116,24 @@ def test_repeated_pause_resume_and_cancel_are_success(account: EmulatedAccount, 
         assert [r["status"] for r in account.requests() if r["path"].endswith("/cancel")][-1] == 409
     finally:
         client.close()
+
+
+def test_policy_change_puts_back_what_was_set_elsewhere(
+    engine: EngineReplay, account: EmulatedAccount, dataset: Path
+) -> None:
+    """A content-filter change has no PATCH: the deployment is read and PUT back with its tags kept."""
+    model = _train(engine, account, dataset)["fine_tuned_model"]
+    inputs = {"account_id": account.id, "deployment_name": "ft", "model": model}
+    engine.up("dep", Deployment, inputs)
+    url = f"{account.arm_endpoint}{account.id}/deployments/ft"
+    patched = httpx2.patch(url, params={"api-version": "2025-06-01"}, headers=ARM, json={"tags": {"owner": "ops"}})
+    assert patched.status_code == 202
+    httpx2.get(url, params={"api-version": "2025-06-01"}, headers=ARM)
+    seq = account.requests()[-1]["seq"]
+    step = engine.up("dep", Deployment, {**inputs, "rai_policy_name": "Custom.Strict"})
+    assert step.op == "update"
+    calls = [(r["method"], r["path"]) for r in account.requests() if r["seq"] > seq and "/operation" not in r["path"]]
+    assert calls[:2] == [("GET", f"{account.id}/deployments/ft"), ("PUT", f"{account.id}/deployments/ft")]
+    dep = account.objects("deployments")["ft"]
+    assert dep["properties"]["raiPolicyName"] == "Custom.Strict"
+    assert dep["tags"] == {"owner": "ops"}
