@@ -47,6 +47,26 @@ class ConnectionResetFault(ConnectionResetError):
     """Raised in-process when a reset fault fires and there is no socket to abort."""
 
 
+def _wire(headers: dict[str, str], body: bytes, form: Any) -> dict[str, Any]:
+    """What the request log keeps of a request's shape: content type, body keys, a client request id or not.
+
+    The body's values are never kept (they may hold secrets); its top-level keys are, and form field names.
+    """
+    keys: list[str] | None = None
+    if form is not None:
+        keys = sorted({str(k) for k in form.fields} | {str(k) for k in getattr(form, "files", {})})
+    elif body:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            value = orjson.loads(body)
+            keys = sorted(value) if isinstance(value, dict) else None
+    content_type = headers.get("content-type")
+    return {
+        "content_type": content_type.split(";")[0].strip().lower() if content_type else None,
+        "body_keys": keys,
+        "client_request_id": "x-ms-client-request-id" in headers,
+    }
+
+
 class EmulatorApp:
     """The emulator as one ASGI callable."""
 
@@ -76,10 +96,13 @@ class EmulatorApp:
                 if fault.kind == "latency":
                     fault = None
                 elif fault.kind == "reset":
-                    self._log(method, path, scope, status=0, plane=plane, account=None, fault=fault, started=started)
+                    self._log(
+                        method, path, scope, status=0, plane=plane, account=None, fault=fault, started=started, wire={}
+                    )
                     self._reset()
                     return
-        reply, account = await self._answer(request, method, path, plane, fault)
+        wire: dict[str, Any] = {}
+        reply, account = await self._answer(request, method, path, plane, fault, wire=wire)
         if plane != "admin" and fault is None:
             after = self.svc.faults.match(method, path, "after")
             if after is not None:
@@ -95,6 +118,7 @@ class EmulatorApp:
                         account=account,
                         fault=after,
                         started=started,
+                        wire=wire,
                     )
                     await asyncio.sleep(after.latency_ms / 1000)
                     await self._send(reply, plane, scope, receive, send)
@@ -102,16 +126,43 @@ class EmulatorApp:
                 if after.latency_ms:
                     await asyncio.sleep(after.latency_ms / 1000)
                 if after.kind == "reset":
-                    self._log(method, path, scope, status=0, plane=plane, account=account, fault=after, started=started)
+                    self._log(
+                        method,
+                        path,
+                        scope,
+                        status=0,
+                        plane=plane,
+                        account=account,
+                        fault=after,
+                        started=started,
+                        wire=wire,
+                    )
                     self._reset()
                     return
                 if after.kind == "error":
                     reply = self._fault_reply(after, plane)
-        self._log(method, path, scope, status=reply.status, plane=plane, account=account, fault=fault, started=started)
+        self._log(
+            method,
+            path,
+            scope,
+            status=reply.status,
+            plane=plane,
+            account=account,
+            fault=fault,
+            started=started,
+            wire=wire,
+        )
         await self._send(reply, plane, scope, receive, send)
 
     async def _answer(
-        self, request: Request, method: str, path: str, plane: str, fault: FaultRule | None
+        self,
+        request: Request,
+        method: str,
+        path: str,
+        plane: str,
+        fault: FaultRule | None,
+        *,
+        wire: dict[str, Any],
     ) -> tuple[Reply, str | None]:
         if fault is not None:
             return self._fault_reply(fault, plane), None
@@ -125,6 +176,7 @@ class EmulatorApp:
                 body = await request.body()
         except Exception as exc:
             return self._error_reply(errors.invalid_payload(f"The request body could not be read: {exc}"), plane), None
+        wire.update(_wire(headers, body, form))
         call = Call(method, path, dict(request.query_params), headers, body, form, str(request.base_url).rstrip("/"))
         inline = self._answer_inline(call, plane)
         if inline is not None:
@@ -231,6 +283,7 @@ class EmulatorApp:
         account: str | None,
         fault: FaultRule | None,
         started: float,
+        wire: dict[str, Any],
     ) -> None:
         if plane == "admin":
             return
@@ -248,6 +301,9 @@ class EmulatorApp:
                 "fault": fault.id if fault else None,
                 "reset": bool(fault and fault.kind == "reset"),
                 "ms": round((time.monotonic() - started) * 1000, 3),
+                "content_type": wire.get("content_type"),
+                "body_keys": wire.get("body_keys"),
+                "client_request_id": wire.get("client_request_id", False),
             }
         )
 

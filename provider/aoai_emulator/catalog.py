@@ -90,7 +90,9 @@ INFERENCE_ONLY_MODELS = frozenset(
     {"gpt-4o", "gpt-4o-mini", "gpt-4.1", "text-embedding-3-small", "text-embedding-ada-002"}
 )
 
-TRAINING_TYPES = frozenset({"standard", "globalstandard", "developer", "developertier"})
+# Azure documents "standard", "globalstandard" and "developerTier" (compared case-insensitively, as the docs
+# themselves mix cases); "developer" is not documented and is refused: the stricter reading (README, emulator).
+TRAINING_TYPES = frozenset({"standard", "globalstandard", "developertier"})
 UPLOAD_PURPOSES = frozenset({"fine-tune", "assistants", "batch", "evals"})
 SKU_NAMES = {
     s.lower(): s

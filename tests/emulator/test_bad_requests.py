@@ -81,6 +81,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         _job(client, "brc", c_key, _upload(client, "brc", c_key, "good.jsonl", good))
         cps = client.get(f"/bra/openai/v1/fine_tuning/jobs/{done}/checkpoints", headers={"api-key": key}).json()["data"]
         world.ids["checkpoint"] = cps[0]["id"]
+        world.ids["done_model"] = cps[0]["fine_tuned_model_checkpoint"]
         arm_group(client, "rg-bad")
         yield world
     emulator.close()
@@ -156,6 +157,8 @@ CASES = [
          body={"model": MODEL, "training_file": "{ok_file}", "method": {"type": "dpo"}}, target="training_file"),
     Case("unknown trainingType", "POST", _jobs(), 400, "invalidPayload",
          body={"model": MODEL, "training_file": "{ok_file}", "trainingType": "premium"}, target="trainingType"),
+    Case("trainingType 'developer' (Azure documents 'developerTier')", "POST", _jobs(), 400, "invalidPayload",
+         body={"model": MODEL, "training_file": "{ok_file}", "trainingType": "developer"}, target="trainingType"),
     Case("unknown job", "GET", _jobs("/ftjob-00000000000000000000000000000000"), 404, "notFound"),
     Case("cancel a finished job", "POST", _jobs("/{done_job}/cancel"), 409, "unexpectedEntityState"),
     Case("resume a job that is not paused", "POST", _jobs("/{done_job}/resume"), 409, "unexpectedEntityState"),
@@ -171,6 +174,9 @@ CASES = [
          "/bra/openai/v1/fine_tuning/jobs/{done_job}/checkpoints/{checkpoint}/copy", 400, "invalidPayload",
          params={}, body={"destinationResourceId": "{c_id}", "region": "eastus"},
          headers={"api-key": "{key}", "aoai-copy-ft-checkpoints": "preview"}, target="region"),
+    Case("copy naming the model where the checkpoint id belongs", "GET",
+         "/bra/openai/v1/fine_tuning/jobs/{done_job}/checkpoints/{done_model}/copy", 404, "notFound",
+         params={}, headers={"api-key": "{key}", "aoai-copy-ft-checkpoints": "preview"}),
     # ARM
     Case("ARM without a token", "GET", account_path("rg-bad", "x"), 401, "AuthenticationFailed",
          params={"api-version": "2025-06-01"}, headers={}),

@@ -297,11 +297,13 @@ CANCEL = Mutation("POST", r"/fine_tuning/jobs/[^/]+/cancel$", (200,))
 DELETE_JOB = Mutation("DELETE", r"/fine_tuning/jobs/[^/]+$", (204,))
 PUT_DEPLOYMENT = Mutation("PUT", r"/deployments/[^/]+$", (200, 201))
 DELETE_DEPLOYMENT = Mutation("DELETE", r"/deployments/[^/]+$", (202,))
+PATCH_DEPLOYMENT = Mutation("PATCH", r"/deployments/[^/]+$", (202,))
 COPY = Mutation("POST", r"/checkpoints/[^/]+/copy$", (200,))
 
 JOB_GET = r"/fine_tuning/jobs/[^/]+$"
 FILE_GET = r"/files/[^/]+$"
 OPERATION_GET = r"/operationStatuses/[^/]+$"
+OPERATION_RESULT_GET = r"/operationResults/[^/]+$"
 COPY_GET = r"/checkpoints/[^/]+/copy$"
 
 SCENARIOS: dict[str, Scenario] = {
@@ -402,12 +404,12 @@ SCENARIOS: dict[str, Scenario] = {
             "deployment",
             "update_capacity",
             "dep",
-            {"put": PUT_DEPLOYMENT},
+            {"patch": PATCH_DEPLOYMENT},
             _up_deployment,
             lambda w, e: e.up("dep", Deployment, _dep_inputs(w, capacity=2)),
             lambda s: {"deployments": _deployments(s)},
             {"deployments": 1},
-            "capacity 1 -> 2: ARM PUT, then follows the async operation",
+            "capacity 1 -> 2: ARM PATCH of sku (as the SDK's update), then follows the Location operation",
         ),
         Scenario(
             "deployment",
@@ -510,9 +512,9 @@ MATRIX: list[Case] = [
         ("deployment-create", Point("before_request", hold=_held("PUT", PUT_DEPLOYMENT.path), at_kill={"put": 0})),
         ("deployment-create", Point("after_accept", hold=_held("PUT", PUT_DEPLOYMENT.path, when="after"), at_kill={"put": 1}, extra={"put": 1})),
         ("deployment-create", Point("while_waiting", after="put", poll=OPERATION_GET, at_kill={"put": 1}, extra={"put": 1})),
-        ("deployment-update_capacity", Point("before_request", hold=_held("PUT", PUT_DEPLOYMENT.path), at_kill={"put": 0})),
-        ("deployment-update_capacity", Point("after_accept", hold=_held("PUT", PUT_DEPLOYMENT.path, when="after"), at_kill={"put": 1}, extra={"put": 1})),
-        ("deployment-update_capacity", Point("while_waiting", after="put", poll=OPERATION_GET, at_kill={"put": 1}, extra={"put": 1})),
+        ("deployment-update_capacity", Point("before_request", hold=_held("PATCH", PATCH_DEPLOYMENT.path), at_kill={"patch": 0})),
+        ("deployment-update_capacity", Point("after_accept", hold=_held("PATCH", PATCH_DEPLOYMENT.path, when="after"), at_kill={"patch": 1}, extra={"patch": 1})),
+        ("deployment-update_capacity", Point("while_waiting", after="patch", poll=OPERATION_RESULT_GET, at_kill={"patch": 1}, extra={"patch": 1})),
         # Deployment delete: DELETE (nothing precedes it) -> GET operationStatuses until Succeeded
         ("deployment-delete", Point("before_request", hold=_held("DELETE", DELETE_DEPLOYMENT.path), at_kill={"delete": 0})),
         ("deployment-delete", Point("after_accept", hold=_held("DELETE", DELETE_DEPLOYMENT.path, when="after"), at_kill={"delete": 1})),

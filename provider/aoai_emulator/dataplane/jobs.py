@@ -172,7 +172,7 @@ def create(ctx: Ctx, _: dict[str, str]) -> Reply:
         )
         if not ok:
             raise errors.invalid_payload(
-                f"'trainingType' must be one of standard, globalstandard, developer, not {training_type!r}.",
+                f"'trainingType' must be one of standard, globalstandard, developerTier, not {training_type!r}.",
                 "trainingType",
             )
         if str(training_type).lower() == "globalstandard" and not base.global_training:
@@ -224,6 +224,7 @@ def create(ctx: Ctx, _: dict[str, str]) -> Reply:
         "_examples": training["_examples"],
         "_tokens": training["_tokens"],
         "_events": [],
+        "_training_type": training_type,  # as sent: not in the job schema, kept for tests of the wire
     }
     lifecycle.add_event(job, now, f"Validating training file: {training['id']}")
     ctx.account["jobs"][job_id] = job

@@ -144,8 +144,9 @@ def _copy_target(ctx: Ctx, params: dict[str, str]) -> tuple[Obj, Obj]:
             f"The job '{job['id']}' is {job['status']}; only succeeded jobs have checkpoints."
         )
     for cp in job.get("_checkpoints", []):
-        if params["checkpoint"] in (cp["id"], cp["fine_tuned_model_checkpoint"]):
+        if params["checkpoint"] == cp["id"]:
             return job, cp
+    # Azure addresses a checkpoint by its id (ftchkpt-...); a model name there names no checkpoint at all.
     raise errors.not_found("checkpoint", params["checkpoint"])
 
 

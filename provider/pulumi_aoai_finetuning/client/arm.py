@@ -64,7 +64,7 @@ class ArmClient:
         require_secure(endpoint, "azure-openai:armEndpoint")
         self.endpoint = endpoint.rstrip("/")
         self.api_version = api_version
-        self.http = HttpClient(auth, transport=transport, policy=policy, client=client)
+        self.http = HttpClient(auth, transport=transport, policy=policy, client=client, client_request_id=True)
         self.poll_interval = poll_interval
         self.poll_max = poll_max
 

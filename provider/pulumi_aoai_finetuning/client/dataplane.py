@@ -11,12 +11,17 @@ from typing import Any
 import httpx2
 
 from .auth import Auth
+from .errors import ConflictError
 from .http import HttpClient
 from .retry import RetryPolicy
 from .security import require_secure
 
 COPY_HEADER = {"aoai-copy-ft-checkpoints": "preview", "Accept": "application/json"}
 V1 = "v1"
+# The states a job is in once a pause, resume or cancel has been accepted.
+PAUSED = frozenset({"pausing", "paused"})
+RESUMED = frozenset({"resuming", "running", "queued", "pending"})
+CANCELLED = frozenset({"cancelling", "cancelled"})
 
 
 def normalize_endpoint(endpoint: str) -> str:
@@ -66,6 +71,9 @@ class DataPlaneClient:
     def _post(
         self, path: str, body: Any = None, *, retry_post: bool = False, headers: dict[str, str] | None = None
     ) -> Any:
+        if body is None:
+            # A bodyless POST (pause, resume, cancel) is declared JSON with no body, as openai-python sends it.
+            headers = {"Content-Type": "application/json", **(headers or {})}
         response = self.http.request(
             "POST", self.url(path), params=self._params(), json=body, retry_post=retry_post, headers=headers
         )
@@ -144,16 +152,26 @@ class DataPlaneClient:
         return dict(self._post("fine_tuning/jobs", body))
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
-        """Cancel a job (a repeat is harmless: it answers 409 once cancelled)."""
-        return dict(self._post(f"fine_tuning/jobs/{job_id}/cancel", retry_post=True))
+        """Cancel a job; one already cancelling or cancelled is success (a retried cancel meets a 409)."""
+        return self._transition(job_id, "cancel", CANCELLED)
 
     def pause_job(self, job_id: str) -> dict[str, Any]:
-        """Pause a running job."""
-        return dict(self._post(f"fine_tuning/jobs/{job_id}/pause", retry_post=True))
+        """Pause a running job; one already pausing or paused is success."""
+        return self._transition(job_id, "pause", PAUSED)
 
     def resume_job(self, job_id: str) -> dict[str, Any]:
-        """Resume a paused job."""
-        return dict(self._post(f"fine_tuning/jobs/{job_id}/resume", retry_post=True))
+        """Resume a paused job; one already resuming or running again is success."""
+        return self._transition(job_id, "resume", RESUMED)
+
+    def _transition(self, job_id: str, action: str, reached: frozenset[str]) -> dict[str, Any]:
+        try:
+            return dict(self._post(f"fine_tuning/jobs/{job_id}/{action}", retry_post=True))
+        except ConflictError:
+            # The 409 may answer our own earlier attempt (its reply was lost): the job is where we asked.
+            job = self.get_job(job_id)
+            if job.get("status") in reached:
+                return job
+            raise
 
     def delete_job(self, job_id: str) -> None:
         """Delete a finished job's record (dated api-versions only)."""

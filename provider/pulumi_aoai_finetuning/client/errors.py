@@ -28,12 +28,17 @@ _SECRET_HEADER_RE = re.compile(
     r"(?i)(api-key|authorization|ocp-apim-subscription-key)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+(?: [^\s\"',}]+)?)"
 )
 _BEARER_RE = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
+# A URL whose query carries a SAS signature: the whole query goes (it is the credential), the resource stays.
+_SAS_URL_RE = re.compile(r"(?i)\b((?:https?|file)://[^\s?\"'<>]*)\?[^\s\"'<>]*\bsig=[^\s\"'<>]*")
+_SIG_RE = re.compile(r"(?i)\bsig=[^&\s\"'<>]+")
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` with API keys, bearer tokens and any of ``secrets`` replaced by ``***``."""
+    """``text`` with API keys, bearer tokens, SAS query strings and any of ``secrets`` replaced by ``***``."""
     out = _SECRET_HEADER_RE.sub(lambda m: f"{m[1]}{m[2]}***", text)
     out = _BEARER_RE.sub("Bearer ***", out)
+    out = _SAS_URL_RE.sub(lambda m: f"{m[1]}?***", out)
+    out = _SIG_RE.sub("sig=***", out)
     for secret in secrets:
         if secret and len(secret) >= 8:
             out = out.replace(secret, "***")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from .retry import RETRY_STATUSES, SAFE_POST_RETRY_STATUSES, RetryPolicy, retry_
 log = logging.getLogger("pulumi_aoai_finetuning.http")
 USER_AGENT = "pulumi-aoai-finetuning/0.1"
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+CLIENT_REQUEST_ID = "x-ms-client-request-id"
 
 
 def _error_from(response: httpx2.Response, method: str, url: str, secrets: tuple[str, ...]) -> ServiceError:
@@ -82,8 +84,11 @@ class HttpClient:
         timeout: float = 120.0,
         verify: Any = True,
         client: httpx2.Client | None = None,
+        client_request_id: bool = False,
     ) -> None:
         self.auth = auth
+        # ARM traces a call by this header (azure-core sends one per request, the same on each retry).
+        self.client_request_id = client_request_id
         self.policy = policy or RetryPolicy()
         self._owned = client is None
         self._client = client if client is not None else new_client(transport=transport, timeout=timeout, verify=verify)
@@ -119,10 +124,13 @@ class HttpClient:
         before each retry of an upload. Statuses in ``expect`` are returned instead of raised.
         """
         idempotent = method in IDEMPOTENT or retry_post
+        base_headers = dict(headers or {})
+        if self.client_request_id:
+            base_headers.setdefault(CLIENT_REQUEST_ID, str(uuid.uuid4()))
         attempt = 0
         while True:
             attempt += 1
-            all_headers = dict(headers or {})
+            all_headers = dict(base_headers)
             if self.auth is not None:
                 all_headers.update(self.auth.headers())
             if rewind is not None:

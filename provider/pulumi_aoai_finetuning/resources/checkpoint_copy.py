@@ -21,6 +21,7 @@ REPLACE_ON = ("endpoint", "job_id", "checkpoint", "destination_account_id", "des
 UPDATE_ON = ("timeout_minutes",)
 KEPT_BY_UPDATE = OUTPUTS  # only the wait setting changes in place: the copy is the same
 DEFAULT_TIMEOUT_MINUTES = 120.0
+CHECKPOINT_PREFIX = "ftchkpt-"
 
 
 def _mine(status: dict[str, Any], destination: str) -> dict[str, Any] | None:
@@ -28,6 +29,33 @@ def _mine(status: dict[str, Any], destination: str) -> dict[str, Any] | None:
         if str(detail.get("destinationResourceId", "")).lower() == destination.lower():
             return dict(detail)
     return None
+
+
+def checkpoint_id(client: Any, job_id: str, wanted: str | None) -> str:
+    """The id (``ftchkpt-...``) of the checkpoint to copy: Azure's copy URL takes an id, never a model name.
+
+    ``wanted`` may be an id (used as is), a checkpoint's model name, or None for the job's final model; a name
+    is looked up in the job's checkpoints list.
+    """
+    if wanted and wanted.startswith(CHECKPOINT_PREFIX):
+        return wanted
+    if not wanted:
+        job = client.get_job(job_id)
+        if job.get("status") != "succeeded" or not job.get("fine_tuned_model"):
+            raise OperationFailedError(
+                f"checkpoint: job {job_id} is {job.get('status')}; only a succeeded job's model can be copied "
+                "(wait for the job, or name a checkpoint id ftchkpt-...)"
+            )
+        wanted = str(job["fine_tuned_model"])
+    checkpoints = client.job_checkpoints(job_id)
+    for cp in checkpoints:
+        if cp.get("fine_tuned_model_checkpoint") == wanted and cp.get("id"):
+            return str(cp["id"])
+    known = ", ".join(str(cp.get("id")) for cp in checkpoints) or "none"
+    raise OperationFailedError(
+        f"checkpoint: job {job_id} has no checkpoint of model {wanted!r} (its checkpoints: {known}); "
+        "set checkpoint to one of these ids"
+    )
 
 
 class CheckpointCopyProvider(Provider):
@@ -57,14 +85,7 @@ class CheckpointCopyProvider(Provider):
         client = settings.data_client(inputs["endpoint"])
         destination = inputs["destination_account_id"]
         try:
-            checkpoint = inputs.get("checkpoint")
-            if not checkpoint:
-                job = client.get_job(inputs["job_id"])
-                if job.get("status") != "succeeded" or not job.get("fine_tuned_model"):
-                    raise OperationFailedError(
-                        f"job {inputs['job_id']} is {job.get('status')}; only a succeeded job's model can be copied"
-                    )
-                checkpoint = job["fine_tuned_model"]
+            checkpoint = checkpoint_id(client, inputs["job_id"], inputs.get("checkpoint"))
             region = inputs.get("destination_region") or self._region(destination, settings)
             # A copy already started (by an interrupted run) is adopted rather than requested again.
             try:
@@ -117,7 +138,9 @@ class CheckpointCopyProvider(Provider):
         settings = config.current()
         client = settings.data_client(props["endpoint"])
         try:
-            status = client.copy_status(props["job_id"], props.get("resolved_checkpoint") or props["checkpoint"])
+            # State written before copies went by id may hold a model name here: resolve it as create does.
+            checkpoint = checkpoint_id(client, props["job_id"], props.get("resolved_checkpoint") or props["checkpoint"])
+            status = client.copy_status(props["job_id"], checkpoint)
         except NotFoundError:
             return ReadResult(None, {})
         finally:
@@ -157,7 +180,7 @@ class CheckpointCopyArgs:
     destination_account_id: pulumi.Input[str]
     """The ARM id of the account to copy into."""
     checkpoint: pulumi.Input[str] | None = None
-    """The checkpoint's model name to copy; default: the job's final model."""
+    """The checkpoint to copy: its id (``ftchkpt-...``) or model name; default: the job's final model."""
     destination_region: pulumi.Input[str] | None = None
     """The destination's region; default: read from ARM."""
     timeout_minutes: pulumi.Input[float] | None = None
@@ -175,7 +198,7 @@ class CheckpointCopy(Resource, module="azure-openai", name="CheckpointCopy"):
         checkpoint: pulumi.Output[str | None]
         """The checkpoint asked for (None: the job's final model)."""
         resolved_checkpoint: pulumi.Output[str]
-        """The checkpoint's model name actually copied."""
+        """The id (``ftchkpt-...``) of the checkpoint actually copied."""
         destination_account_id: pulumi.Output[str]
         """The destination account's ARM id."""
         destination_region: pulumi.Output[str | None]
@@ -236,7 +259,7 @@ class CheckpointCopy(Resource, module="azure-openai", name="CheckpointCopy"):
         :param endpoint: The endpoint of the account that ran the job (the source).
         :param job_id: The source job (``ftjob-...``), e.g. a FineTuningJob's ``job_id``.
         :param destination_account_id: The ARM id of the account to copy into.
-        :param checkpoint: The checkpoint's model name to copy; default: the job's final model.
+        :param checkpoint: The checkpoint's id (``ftchkpt-...``) or model name; default: the job's final model.
         :param destination_region: The destination's region; default: read from ARM.
         :param timeout_minutes: How long to wait for the copy (default 120).
         """

@@ -31,6 +31,11 @@ SKUS = (
 UPGRADE_OPTIONS = ("OnceNewDefaultVersionAvailable", "OnceCurrentVersionExpired", "NoAutoUpgrade")
 DEFAULTS = {"model_version": "1", "model_format": "OpenAI", "sku_name": "Standard", "capacity": 1}
 DEFAULT_TIMEOUT_MINUTES = 60.0
+# Inputs that live in ``properties`` (no PATCH carries them), and the properties ARM computes, never sent back.
+PROPERTY_INPUTS = ("rai_policy_name", "version_upgrade_option")
+READ_ONLY_PROPERTIES = (
+    "provisioningState", "rateLimits", "capabilities", "callRateLimit", "currentCapacity", "deploymentState",
+)  # fmt: skip
 
 
 def _with_defaults(props: dict[str, Any]) -> dict[str, Any]:
@@ -128,10 +133,37 @@ class DeploymentProvider(Provider):
         resource = self._put(inputs)
         return CreateResult(self._resource_id(inputs), _outputs(inputs, resource))
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Apply capacity, sku and policy changes in place."""
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Apply capacity, sku and policy changes in place, leaving what was set outside Pulumi alone.
+
+        A sku or capacity change is a PATCH of ``sku`` (as the SDK's ``begin_update``); a policy change has no
+        PATCH, so the deployment is read and PUT back with only those properties changed.
+        """
         inputs = _with_defaults(news)
-        return UpdateResult(_outputs(inputs, self._put(inputs)))
+        before = _with_defaults(olds)
+        settings = config.current()
+        client = settings.arm_client()
+        timeout = float(inputs.get("timeout_minutes", DEFAULT_TIMEOUT_MINUTES)) * 60
+        resource_id = self._resource_id(inputs)
+        try:
+            with account_writes(inputs["account_id"]):
+                resource: dict[str, Any] | None = None
+                if any(inputs.get(k) != before.get(k) for k in PROPERTY_INPUTS):
+                    current = client.get(resource_id)
+                    properties = {**current.get("properties", {}), **_body(inputs)["properties"]}
+                    for key in READ_ONLY_PROPERTIES:
+                        properties.pop(key, None)
+                    body = {**_body(inputs), "properties": properties}
+                    if current.get("tags"):
+                        body["tags"] = current["tags"]
+                    resource = client.put(resource_id, body, timeout_s=timeout)
+                elif any(inputs.get(k) != before.get(k) for k in ("sku_name", "capacity")):
+                    resource = client.patch(resource_id, {"sku": _body(inputs)["sku"]}, timeout_s=timeout)
+                if resource is None:
+                    resource = client.get(resource_id)
+        finally:
+            client.close()
+        return UpdateResult(_outputs(inputs, resource))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: the deployment as ARM has it, or gone (Azure deletes idle fine-tuned deployments)."""

@@ -59,7 +59,11 @@ HYPERPARAMETERS = {
     "beta": (1e-6, 10.0, False),
 }
 METHODS = ("supervised", "dpo", "reinforcement")
-TRAINING_TYPES = ("standard", "globalstandard", "developer")
+TRAINING_TYPES = ("standard", "globalstandard", "developer", "developerTier")
+# The spelling Azure documents for each tier (the fine-tuning REST walkthrough: "globalstandard", "developerTier");
+# ``developer`` is our short name for the developer tier and never goes on the wire.
+WIRE_TRAINING_TYPES = {"standard": "standard", "globalstandard": "globalstandard", "developer": "developerTier",
+                       "developertier": "developerTier"}  # fmt: skip
 METRICS = (
     "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy", "full_valid_loss",
     "full_valid_mean_token_accuracy",
@@ -199,7 +203,7 @@ class FineTuningJobProvider(Provider):
                 )
         training_type = news.get("training_type")
         if training_type is not None and not is_unknown(training_type):
-            if str(training_type).lower() not in TRAINING_TYPES:
+            if str(training_type).lower() not in WIRE_TRAINING_TYPES:
                 failures.add(
                     "training_type", f"training_type must be one of {', '.join(TRAINING_TYPES)}, not {training_type!r}"
                 )
@@ -296,7 +300,7 @@ class FineTuningJobProvider(Provider):
         if method is not None:
             body["method"] = method
         if inputs.get("training_type") is not None and client.dated:
-            body["trainingType"] = str(inputs["training_type"]).lower()
+            body["trainingType"] = WIRE_TRAINING_TYPES[str(inputs["training_type"]).lower()]
         return body
 
     def _matches(self, job: dict[str, Any], inputs: dict[str, Any], seed: int) -> bool:
@@ -543,7 +547,7 @@ class FineTuningJobArgs:
     method: pulumi.Input[str | MethodArgsDict] | None = None
     """``supervised`` (default), ``dpo`` or ``reinforcement``, or a map with ``type`` and its settings."""
     training_type: pulumi.Input[str] | None = None
-    """``standard``, ``globalstandard`` or ``developer`` (dated API versions only)."""
+    """``standard``, ``globalstandard`` or ``developer`` (= ``developerTier``); dated API versions only."""
     wait: pulumi.Input[bool] | None = None
     """Wait for the job to finish (default true); a quality_gate needs it."""
     timeout_minutes: pulumi.Input[float] | None = None
@@ -675,7 +679,7 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         :param seed: The training seed; default: one derived from the training inputs.
         :param hyperparameters: Training hyperparameters (``n_epochs``, ``batch_size``...).
         :param method: ``supervised`` (default), ``dpo`` or ``reinforcement``, or a map with ``type`` and its settings.
-        :param training_type: ``standard``, ``globalstandard`` or ``developer`` (dated API versions only).
+        :param training_type: ``standard``, ``globalstandard`` or ``developer`` (= ``developerTier``); dated API versions only.
         :param wait: Wait for the job to finish (default true); a quality_gate needs it.
         :param timeout_minutes: How long to wait for the job (default 720).
         :param paused: Pause the job (true) or resume it (false), in place.

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import posixpath
-import urllib.parse
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -20,6 +18,7 @@ from ..client import (
     NotFoundError,
     OperationFailedError,
 )
+from ..client.content import ContentUnavailableError, fetched, shown_url, url_filename
 from ..client.waiting import adopt_or_create, poll_until
 from ..datasets import validate_file
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
@@ -28,8 +27,11 @@ from ._common import Provider, resource_props
 INPUTS = ("endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes")
 COMPUTED_INPUTS = ("sha256", "remote_filename")
 OUTPUTS = ("file_id", "bytes", "status", "status_details", "examples", "format", "created_at")
-REPLACE_ON = ("endpoint", "sha256", "content_url", "remote_filename", "purpose")
-UPDATE_ON = ("validate", "timeout_minutes", "path", "filename")
+# An import is known by its content (sha256, remote_filename), not its URL: a new SAS for the same blob is an
+# in-place update that sends nothing.
+REPLACE_ON = ("endpoint", "sha256", "remote_filename", "purpose")
+UPDATE_ON = ("validate", "timeout_minutes", "path", "filename", "content_url")
+SECRET_INPUTS = ("content_url",)  # a blob SAS URL is a credential: sealed in state, never shown
 KEPT_BY_UPDATE = OUTPUTS  # an update touches no remote object: the same file, the same content
 PURPOSES = ("fine-tune", "assistants", "batch", "evals")
 DEFAULT_TIMEOUT_MINUTES = 30.0
@@ -69,14 +71,38 @@ class TrainingFileProvider(Provider):
             self._check_path(failures, inputs, path, purpose, validate is not False)
         elif isinstance(url, str):
             if not url.startswith(("https://", "http://", "file://")):
-                failures.add("content_url", f"content_url must be an https:// URL (a blob SAS URL, say), not {url!r}")
-            name = filename if isinstance(filename, str) else posixpath.basename(urllib.parse.urlparse(url).path)
-            inputs["filename"] = name or "import.jsonl"
-            inputs["sha256"] = None
-            inputs["remote_filename"] = _remote_filename(
-                name or "import.jsonl", hashlib.sha256(url.encode()).hexdigest()
-            )
+                failures.add(
+                    "content_url",
+                    f"content_url must be an https:// URL (a blob SAS URL, say), not {shown_url(url)!r}",
+                )
+            else:
+                self._check_url(failures, inputs, url, purpose, validate is not False)
         return CheckResult(inputs, failures.items)
+
+    def _check_url(self, failures: Failures, inputs: dict[str, Any], url: str, purpose: Any, validate: bool) -> None:
+        """Read the import's source once: its content, not its URL, names it (a rotated SAS changes nothing)."""
+        filename = inputs.get("filename")
+        name = filename if isinstance(filename, str) else (url_filename(url) or "import.jsonl")
+        inputs["filename"] = name
+        try:
+            with fetched(url) as local:
+                report = validate_file(local, use_cache=False)
+                errors = [str(e).replace(str(local), shown_url(url)) for e in report.errors]
+        except ContentUnavailableError as exc:
+            failures.add(
+                "content_url",
+                f"content_url: {exc}. The dataset is known by its content, so its URL must be readable when "
+                "previewing: give a URL that serves the file (a SAS with read permission that has not expired)",
+            )
+            return
+        if validate and purpose == "fine-tune":
+            for error in errors:
+                failures.add("content_url", error)
+        inputs["sha256"] = report.sha256
+        inputs["remote_filename"] = _remote_filename(str(name), report.sha256)
+        inputs["examples"] = report.examples
+        inputs["format"] = report.format
+        inputs["bytes"] = report.size
 
     def _check_path(self, failures: Failures, inputs: dict[str, Any], path: str, purpose: Any, validate: bool) -> None:
         file = Path(path)
@@ -111,6 +137,8 @@ class TrainingFileProvider(Provider):
         try:
             file = self._find_or_upload(client, inputs, settings)
             file = self._wait(client, file, inputs, settings)
+            if "content_url" in inputs:
+                inputs.update(_processed_shape(client, file["id"]))
         finally:
             client.close()
         return CreateResult(file["id"], self._outputs(inputs, file))
@@ -211,6 +239,15 @@ class TrainingFileProvider(Provider):
             client.close()
 
 
+def _processed_shape(client: Any, file_id: str) -> dict[str, Any]:
+    """``sha256``, ``examples`` and ``format`` of a file as the service holds it (an import's, after processing)."""
+    with tempfile.TemporaryDirectory(prefix="aoai-processed-") as directory:
+        local = Path(directory) / "processed.jsonl"
+        local.write_bytes(client.file_content(file_id))
+        report = validate_file(local, use_cache=False)
+    return {"sha256": report.sha256, "examples": report.examples, "format": report.format}
+
+
 def _exists(client: Any, file_id: str) -> dict[str, Any]:
     try:
         client.get_file(file_id)
@@ -228,7 +265,7 @@ class TrainingFileArgs:
     path: pulumi.Input[str] | None = None
     """A local JSONL file, relative to the project directory; give this or ``content_url``."""
     content_url: pulumi.Input[str] | None = None
-    """A URL the service imports the file from (a blob SAS URL, say); give this or ``path``."""
+    """A URL the service imports the file from (a blob SAS URL, say; kept secret); give this or ``path``."""
     filename: pulumi.Input[str] | None = None
     """The name to give the file (``*.jsonl``); default: the local or URL file name."""
     purpose: pulumi.Input[str] | None = None
@@ -248,7 +285,7 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         path: pulumi.Output[str | None]
         """The local file uploaded, if any."""
         content_url: pulumi.Output[str | None]
-        """The URL imported from, if any."""
+        """The URL imported from, if any: a secret (a SAS URL is a credential)."""
         filename: pulumi.Output[str]
         """The file's name as given (or taken from ``path`` or ``content_url``)."""
         remote_filename: pulumi.Output[str]
@@ -264,13 +301,13 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         bytes: pulumi.Output[int]
         """The file's size in bytes."""
         sha256: pulumi.Output[str | None]
-        """The SHA-256 of the local file (None for an import)."""
+        """The SHA-256 of the dataset (a local file's, or an import's as the service processed it)."""
         status: pulumi.Output[str]
         """The service's status of the file (``processed`` once usable)."""
         status_details: pulumi.Output[str | None]
         """The service's explanation when processing failed."""
         examples: pulumi.Output[int | None]
-        """How many training examples the local file holds."""
+        """How many training examples the dataset holds."""
         format: pulumi.Output[str | None]
         """The dataset's format (``chat``, ``preference``...), from the offline check."""
         created_at: pulumi.Output[int]
@@ -333,4 +370,8 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         :param timeout_minutes: How long to wait for the service to process the file (default 30).
         """
         props = resource_props("TrainingFile", args, kwargs, INPUTS, OUTPUTS + COMPUTED_INPUTS)
+        for key in SECRET_INPUTS:
+            if props.get(key) is not None:
+                props[key] = pulumi.Output.secret(props[key])
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_INPUTS)))
         super().__init__(TrainingFileProvider(), resource_name, props, opts)
