@@ -68,13 +68,16 @@ COPY_OLDS = {
 
 
 def test_a_moved_dataset_file_keeps_the_file_and_what_describes_its_content() -> None:
-    """Same content at another path: the file, its hash, size and counts stay; the path is what changes."""
+    """Same content at another path: the file, its hash, size and counts stay; the path is what changes.
+
+    content_url is an in-place input (a new SAS for the same blob is an update), so it is not among them.
+    """
     moved = TrainingFileProvider().diff("file-1", FILE_OLDS, {**FILE_OLDS, "path": "b/train.jsonl"})
     assert (moved.changes, moved.replaces) == (True, [])
     assert moved.stables == [
         "bytes", "created_at", "endpoint", "examples", "file_id", "format", "purpose",
         "remote_filename", "sha256", "status", "status_details",
-    ]  # fmt: skip (content_url is an in-place input: a new SAS for the same blob is an update)
+    ]  # fmt: skip
     assert "path" not in (moved.stables or [])
 
 
