@@ -1,6 +1,6 @@
 """Upload of a large chat dataset: our streamed upload (what TrainingFile runs) vs openai-python's files.create.
 
-Each side runs in a fresh process against the same emulator process, alternating, best of N; peak memory is
+Each side runs in a fresh process against the same emulator process, alternating, N rounds reported as the median (with the range of the ratio); peak memory is
 the growth of the process's resident set during the upload (sampled every 2 ms) over its size just before.
 """
 
