@@ -89,6 +89,7 @@ from ..client.dataplane import normalize_endpoint
 from ..client.errors import AzureOpenAIError, NotFoundError
 from ..client.retry import RetryPolicy
 from ..resources._common import is_unknown, plain
+from . import checkpoint
 from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
 from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
 from .project import Project
@@ -117,9 +118,8 @@ LIST_ACCOUNT_KEYS = "azure-native:cognitiveservices:listAccountKeys"
 RESOURCE_GROUP_API = "2024-03-01"  # what pulumi-azure-native 3.x uses for resource groups
 ACCOUNT_API = "2025-06-01"  # ... and for Cognitive Services accounts
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-STATE_VERSION = 1
 PROVIDER_KEY = "__provider"
-_SEALED = "[secret sha256]"
+_SEALED = checkpoint.SEAL_KEY
 _API_KEYS = "azure-openai:apiKeys"
 _UNKNOWN = pulumi.output.Unknown()  # type: ignore[no-untyped-call]  # a value a preview cannot know
 # --- state ------------------------------------------------------------------------------------------------
@@ -217,34 +217,31 @@ class _State:
 
     @classmethod
     def load(cls, path: Path, project: str, stack: str) -> _State:
-        if not path.is_file():
-            return cls(project, stack)
-        data = json.loads(path.read_text())
-        if data.get("stack") != stack or data.get("project") != project:
-            raise HarnessError(
-                f"{path} holds the state of {data.get('project')}/{data.get('stack')}, not {project}/{stack}"
-            )
+        """The stack's state file, in the CLI's deployment format or the harness's older one."""
+        try:
+            data = checkpoint.load(path)
+        except checkpoint.StateFormatError as exc:
+            raise HarnessError(str(exc)) from None
+        if data.stack is not None and (data.project, data.stack) != (project, stack):
+            raise HarnessError(f"{path} holds the state of {data.project}/{data.stack}, not {project}/{stack}")
         return cls(
             project,
             stack,
-            [_Res.from_json(r) for r in data.get("resources", [])],
-            dict(data.get("outputs") or {}),
-            list(data.get("secret_outputs") or []),
+            [_Res.from_json(r) for r in data.resources],
+            data.outputs,
+            data.secret_outputs,
         )
 
     def save(self, path: Path) -> None:
-        data = {
-            "version": STATE_VERSION,
-            "project": self.project,
-            "stack": self.stack,
-            "resources": [r.to_json() for r in self.resources],
-            "outputs": {k: _seal(v) if k in self.secret_outputs else v for k, v in self.outputs.items()},
-            "secret_outputs": sorted(self.secret_outputs),
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-        os.replace(tmp, path)  # a crash never leaves half a state file
+        """Write the state as ``pulumi stack export`` would (secrets sealed)."""
+        data = checkpoint.StackState(
+            self.project,
+            self.stack,
+            [r.to_json() for r in self.resources],
+            {k: _seal(v) if k in self.secret_outputs else v for k, v in self.outputs.items()},
+            sorted(self.secret_outputs),
+        )
+        checkpoint.save(path, data)
 
 
 # --- the run's context ------------------------------------------------------------------------------------
@@ -1037,9 +1034,12 @@ class _Deployment:
                 f"StackReference {name!r}: no state file {path}; pass stack_references={{{name!r}: PATH}} "
                 f"(--stack-ref {name}=PATH)"
             )
-        data = json.loads(path.read_text())
-        secret = set(data.get("secret_outputs") or [])
-        outputs = {k: rpc.wrap_rpc_secret(v) if k in secret else v for k, v in (data.get("outputs") or {}).items()}
+        try:
+            data = checkpoint.load(path)
+        except checkpoint.StateFormatError as exc:
+            raise HarnessError(f"StackReference {name!r}: {exc}") from None
+        secret = set(data.secret_outputs)
+        outputs = {k: rpc.wrap_rpc_secret(v) if k in secret else v for k, v in data.outputs.items()}
         return {"name": name, "outputs": outputs, "secretOutputNames": sorted(secret)}
 
 
