@@ -41,9 +41,15 @@ plugin process (so its 4 worker threads are the real limit), and deletions run i
 resources that depend on it are gone. ``parallel=N`` (``--parallel N``) caps the steps in flight; the
 default, like the CLI's, sets no cap.
 
+The state file is a Pulumi deployment of version 3, as ``pulumi stack export`` prints it
+(:mod:`~pulumi_aoai_finetuning.testing.checkpoint`), with the engine's pending operations: each provider
+create, update and delete is journalled before the call and cleared after it
+(:mod:`~pulumi_aoai_finetuning.testing.journal`); ``refresh`` takes ``clear_pending_creates`` and
+``import_pending_creates`` as the CLI's ``--clear-pending-creates``/``--import-pending-creates``.
+
 Not modelled: aliases, ``replace_on_changes``, imports and ``.get()`` reads of existing
-resources, nested paths in ``ignore_changes``, pending operations of interrupted runs, and any resource type
-other than the ones above (they fail naming the type).
+resources, nested paths in ``ignore_changes``, and any resource type other than the ones above (they fail
+naming the type).
 
 Safe by default: the harness calls only endpoints on this machine. A stack whose ``azure-openai:armEndpoint``
 is not a loopback URL (or is not set: Azure's own ARM) is refused before any request, and so is a dynamic
@@ -92,6 +98,7 @@ from ..resources._common import is_unknown, plain
 from . import checkpoint
 from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
 from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
+from .journal import CREATING, DELETING, UPDATING, Journal, pending_warning
 from .project import Project
 from .results import (
     PREVIEW_UNKNOWN,
@@ -214,6 +221,7 @@ class _State:
     resources: list[_Res] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: list[str] = field(default_factory=list)
+    pending_operations: list[dict[str, Any]] = field(default_factory=list)  # {"type": ..., "resource": record}
 
     @classmethod
     def load(cls, path: Path, project: str, stack: str) -> _State:
@@ -230,6 +238,7 @@ class _State:
             [_Res.from_json(r) for r in data.resources],
             data.outputs,
             data.secret_outputs,
+            data.pending_operations,
         )
 
     def save(self, path: Path) -> None:
@@ -240,6 +249,7 @@ class _State:
             [r.to_json() for r in self.resources],
             {k: _seal(v) if k in self.secret_outputs else v for k, v in self.outputs.items()},
             sorted(self.secret_outputs),
+            self.pending_operations,
         )
         checkpoint.save(path, data)
 
@@ -260,6 +270,8 @@ class _Context:
     allow_azure: bool = False
     emulator: bool = False  # a private emulator serves the run: list its accounts' keys, whatever is configured
     parallel: int | None = None  # at most this many steps at once; None: no limit, as the CLI's default
+    clear_pending_creates: bool = False  # refresh --clear-pending-creates
+    import_pending_creates: dict[str, str] = field(default_factory=dict)  # refresh --import-pending-creates URN ID
 
     def __post_init__(self) -> None:
         try:
@@ -760,6 +772,7 @@ class _Deployment:
         self.condemned: list[_Res] = []  # old halves of replacements, deleted at the end
         self.steps: list[ProgramStep] = []
         self.drift: list[str] = []
+        self.warnings: list[str] = []
         # Steps run in parallel: the lock guards the records above, never a provider call.
         self.lock = threading.Lock()
         self.started: set[str] = set()
@@ -768,6 +781,24 @@ class _Deployment:
         self.azure = _AzureNative(ctx)
         self.dynamic = dynamic
         dynamic.find_account = self.find_account
+        # The engine journals every provider call that changes something; a preview changes nothing.
+        self.journal = Journal(state.pending_operations, None if self.preview else self.save)
+        self._save_lock = threading.Lock()
+
+    def save(self) -> None:
+        """Write the state as it is at this moment of the run (the engine's snapshot after each journal entry)."""
+        with self._save_lock:
+            with self.lock:
+                resources = self.new_state() if self.command == "up" else list(self.state.resources)
+            snapshot = _State(
+                self.state.project,
+                self.state.stack,
+                resources,
+                self.state.outputs,
+                self.state.secret_outputs,
+                self.journal.operations(),
+            )
+            snapshot.save(self.ctx.state_file)
 
     def find_account(self, endpoint: str) -> _Res | None:
         """The stack's account with this data-plane endpoint (new state first)."""
@@ -801,6 +832,8 @@ class _Deployment:
             self.steps.append(step)
             if self.ctx.on_step is not None:
                 self.ctx.on_step(step)
+        if not self.preview and op not in ("same", "refresh"):
+            self.save()
 
     def _provider(self, res_type: str) -> _AzureNative | _Dynamic:
         if res_type.startswith(DYNAMIC_PREFIX):
@@ -882,10 +915,12 @@ class _Deployment:
             res.id = old.id
             if self.preview:
                 res.outputs = self._preview_outputs(provider, res, old)
-            elif isinstance(provider, _Dynamic):
-                res.outputs = provider.update(old, checked)
             else:
-                res.outputs = provider.put(res, checked, create=False)[1]
+                with self.journal.pending(UPDATING, old.to_json()):
+                    if isinstance(provider, _Dynamic):
+                        res.outputs = provider.update(old, checked)
+                    else:
+                        res.outputs = provider.put(res, checked, create=False)[1]
             self._step(reg.urn, "update", res, changed)
             return res, res.outputs
         # A replacement is a new resource: Check again without olds, so that auto-names are chosen afresh.
@@ -911,7 +946,8 @@ class _Deployment:
         if self.preview:
             res.outputs = self._preview_outputs(provider, res, None)
         else:
-            res.id, res.outputs = provider.put(res, res.inputs)
+            with self.journal.pending(CREATING, res.to_json()):
+                res.id, res.outputs = provider.put(res, res.inputs)
         self._step(res.urn, op, res, changed, replaces)
         return res, res.outputs
 
@@ -931,7 +967,8 @@ class _Deployment:
             provider = self._provider(res.type)
             if isinstance(provider, _Dynamic):
                 self.ctx.guard(res.urn, res.inputs, res.outputs)
-            provider.delete(res)
+            with self.journal.pending(DELETING, res.to_json()):
+                provider.delete(res)
         except Exception as exc:
             raise _failure(res.urn, exc) from None
 
@@ -966,7 +1003,22 @@ class _Deployment:
     # --- refresh and destroy: no program ---------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Read every resource: drop the ones that are gone, take the fresh outputs of the others."""
+        """Read every resource: drop the ones that are gone, take the fresh outputs of the others.
+
+        First the pending creates: imported (``--import-pending-creates URN ID``: read by that id into the
+        state), cleared (``--clear-pending-creates``), or else kept, as the CLI does without a terminal.
+        """
+        chosen, unused = self.journal.resolve_creates(
+            clear=self.ctx.clear_pending_creates, imports=self.ctx.import_pending_creates
+        )
+        for urn in unused:
+            self.warnings.append(f'"{urn}" did not correspond to a pending create')
+        imported = set()
+        for record, res_id in chosen:
+            # Read with the id and the inputs the pending create recorded (they hold the dynamic __provider).
+            res = _Res.from_json({**record, "id": res_id, "outputs": {}})
+            self.state.resources.append(res)
+            imported.add(res.urn)
         for res in list(self.state.resources):
             if not res.custom or res.pending_delete:
                 self._step(res.urn, "refresh")
@@ -990,6 +1042,9 @@ class _Deployment:
             res.id, res.outputs = new_id, outputs
             if inputs is not None:
                 res.inputs = inputs
+            if res.urn in imported:
+                self._step(res.urn, "import")
+                continue
             self._step(res.urn, "refresh", changed=drift)
 
     def destroy(self) -> None:
@@ -1229,6 +1284,9 @@ def run_program(
     emulator: bool = False,
     skip_preview: bool = False,
     parallel: int | None = None,
+    clear_pending_creates: bool = False,
+    import_pending_creates: Mapping[str, str] | None = None,
+    skip_pending_creates: bool = False,
 ) -> ProgramResult:
     """Run ``up``, ``preview``, ``refresh`` or ``destroy`` of a Python Pulumi program; raise :class:`HarnessError`.
 
@@ -1239,9 +1297,17 @@ def run_program(
     Only endpoints on this machine are called unless ``allow_azure``; ``emulator`` serves the run from a
     private emulator whose state is kept beside the state file (``<state>.emulator/``). ``up`` previews the
     program first unless ``skip_preview``; ``parallel`` caps the steps in flight (default: no cap).
+
+    ``refresh`` resolves the pending creates an interrupted run left, as the CLI's flags do:
+    ``clear_pending_creates`` drops them, ``import_pending_creates`` ({URN: id}) reads those into the state,
+    ``skip_pending_creates`` keeps them (as any non-interactive refresh does).
     """
     if command not in COMMANDS:
         raise HarnessError(f"unknown command {command!r}; use one of {', '.join(COMMANDS)}")
+    if skip_pending_creates and clear_pending_creates:
+        raise HarnessError("cannot set both --skip-pending-creates and --clear-pending-creates")
+    if command != "refresh" and (clear_pending_creates or import_pending_creates):
+        raise HarnessError("--clear-pending-creates and --import-pending-creates are options of refresh")
     with ExitStack() as served:
         if emulator:
             try:
@@ -1263,6 +1329,7 @@ def run_program(
             emulator=emulator,
             skip_preview=skip_preview,
             parallel=parallel,
+            pending_creates=(clear_pending_creates, dict(import_pending_creates or {})),
         )
 
 
@@ -1298,6 +1365,7 @@ def _run_command(
     emulator: bool,
     skip_preview: bool,
     parallel: int | None,
+    pending_creates: tuple[bool, dict[str, str]] = (False, {}),
 ) -> ProgramResult:
     if parallel is not None and parallel < 1:
         raise HarnessError(f"parallel must be at least 1 (or None: no limit), not {parallel}")
@@ -1329,6 +1397,7 @@ def _run_command(
         allow_azure,
         emulator,
         parallel,
+        *pending_creates,
     )
     if not allow_azure:
         configured = bool(values.get(ARM_ENDPOINT_KEY) or os.environ.get("AZURE_OPENAI_ARM_ENDPOINT"))
@@ -1369,6 +1438,10 @@ def _execute(ctx: _Context, command: str, dynamic: _Dynamic, skip_preview: bool)
         planned = plan.steps
     state = _State.load(state_path, ctx.project.name, ctx.stack)
     deployment = _Deployment(ctx, state, command, dynamic)
+    if command != "refresh":  # refresh is where they are resolved
+        warning = pending_warning(state.pending_operations)
+        if warning is not None:
+            deployment.warnings.append(warning)
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
     if command in ("up", "preview"):
@@ -1379,11 +1452,13 @@ def _execute(ctx: _Context, command: str, dynamic: _Dynamic, skip_preview: bool)
         finally:
             if command == "up":  # the engine saves what it did, even when a step failed
                 state.resources = deployment.new_state()
+                state.pending_operations = deployment.journal.operations()
                 state.save(state_path)
     elif command == "refresh":
         try:
             deployment.refresh()
         finally:
+            state.pending_operations = deployment.journal.operations()
             state.save(state_path)
         secret_outputs = set(state.secret_outputs)
         outputs = {k: REDACTED if k in secret_outputs else v for k, v in state.outputs.items()}
@@ -1392,11 +1467,15 @@ def _execute(ctx: _Context, command: str, dynamic: _Dynamic, skip_preview: bool)
             deployment.destroy()
             state.outputs, state.secret_outputs = {}, []
         finally:
+            state.pending_operations = deployment.journal.operations()
             state.save(state_path)
     diagnostics = "".join(dynamic.diagnostics) + (dynamic.plugin.stderr() if dynamic.plugin else "")
-    return ProgramResult(
+    result = ProgramResult(
         command, ctx.stack, deployment.steps, outputs, secret_outputs, deployment.drift, diagnostics, planned
     )
+    result.warnings = deployment.warnings
+    result.pending_operations = [(op["type"], op["resource"]["urn"]) for op in state.pending_operations]
+    return result
 
 
 if __name__ == "__main__":
