@@ -47,9 +47,13 @@ create, update and delete is journalled before the call and cleared after it
 (:mod:`~pulumi_aoai_finetuning.testing.journal`); ``refresh`` takes ``clear_pending_creates`` and
 ``import_pending_creates`` as the CLI's ``--clear-pending-creates``/``--import-pending-creates``.
 
-Not modelled: aliases, ``replace_on_changes``, imports and ``.get()`` reads of existing
-resources, nested paths in ``ignore_changes``, and any resource type other than the ones above (they fail
-naming the type).
+Resource options are applied as the engine applies them to dynamic resources
+(:mod:`~pulumi_aoai_finetuning.testing.options`): ``depends_on``, ``protect``, ``retain_on_delete``,
+``ignore_changes`` (nested paths), ``replace_on_changes`` (inert where a custom diff sends no changed keys),
+``delete_before_replace``, ``aliases`` and ``custom_timeouts`` (sent, and ignored by the plugin).
+
+Not modelled: imports and ``.get()`` reads of existing resources, and any resource type other than the ones
+above (they fail naming the type).
 
 Safe by default: the harness calls only endpoints on this machine. A stack whose ``azure-openai:armEndpoint``
 is not a loopback URL (or is not set: Azure's own ARM) is refused before any request, and so is a dynamic
@@ -99,6 +103,15 @@ from . import checkpoint
 from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
 from .engine import CheckFailed, DynamicPlugin, ProviderError, _from_struct, _to_struct
 from .journal import CREATING, DELETING, UPDATING, Journal, pending_warning
+from .options import (
+    OptionError,
+    alias_urns,
+    apply_ignore_changes,
+    custom_timeouts,
+    delete_protected_message,
+    replace_protected_message,
+    replacing_keys,
+)
 from .project import Project
 from .results import (
     PREVIEW_UNKNOWN,
@@ -175,6 +188,8 @@ class _Res:
     retain_on_delete: bool = False
     delete_before_replace: bool = False
     pending_delete: bool = False  # the old half of a replacement that a failed run did not delete yet
+    custom_timeouts: dict[str, float] = field(default_factory=dict)  # seconds, as the engine stores them
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -198,6 +213,8 @@ class _Res:
             "retain_on_delete": self.retain_on_delete,
             "delete_before_replace": self.delete_before_replace,
             "pending_delete": self.pending_delete,
+            "custom_timeouts": self.custom_timeouts,
+            "additional_secret_outputs": self.additional_secret_outputs,
         }
 
     @classmethod
@@ -394,6 +411,8 @@ class _Diff(NamedTuple):
     op: str  # same | update | replace
     replaces: list[str]
     delete_before_replace: bool
+    # The properties the engine knows changed (its own diff, or a detailed one): what replace_on_changes sees.
+    changed_keys: tuple[str, ...] = ()
 
 
 def _changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
@@ -457,7 +476,7 @@ class _AzureNative:
         if not changed:
             return _Diff("same", [], False)
         replaces = [k for k in changed if k in self.REPLACE_ON[old.type]]
-        return _Diff("replace" if replaces else "update", replaces, False)
+        return _Diff("replace" if replaces else "update", replaces, False, tuple(changed))
 
     def _group_path(self, group: str) -> str:
         return f"/subscriptions/{self.ctx.subscription}/resourceGroups/{group}"
@@ -634,23 +653,30 @@ class _Dynamic:
         replaces = list(response.replaces)
         if response.changes == provider_pb2.DiffResponse.DIFF_NONE:
             return _Diff("same", [], False)
-        if (
-            response.changes == provider_pb2.DiffResponse.DIFF_UNKNOWN
-            and not replaces
-            and not _changed(old_inputs, checked)  # the engine's fallback: old inputs against new, __provider too
-        ):
-            return _Diff("same", [], False)
-        return _Diff("replace" if replaces else "update", replaces, bool(response.deleteBeforeReplace))
+        changed: list[str] = []
+        if response.changes == provider_pb2.DiffResponse.DIFF_UNKNOWN:
+            changed = _changed(old_inputs, checked)  # the engine's fallback: old inputs against new, __provider too
+            if not replaces and not changed:
+                return _Diff("same", [], False)
+        # With DIFF_SOME the Python server sends no changed keys: the engine then knows none.
+        op = "replace" if replaces else "update"
+        return _Diff(op, replaces, bool(response.deleteBeforeReplace), tuple(changed))
 
     def put(self, res: _Res, checked: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         response = self._call(
             "Create",
-            provider_pb2.CreateRequest(urn=res.urn, name=res.name, type=res.type, properties=_to_struct(dict(checked))),
+            provider_pb2.CreateRequest(
+                urn=res.urn,
+                name=res.name,
+                type=res.type,
+                properties=_to_struct(dict(checked)),
+                timeout=res.custom_timeouts.get("create", 0),
+            ),
             checked.get("endpoint"),
         )
         return str(response.id), _from_struct(response.properties)
 
-    def update(self, old: _Res, checked: Mapping[str, Any]) -> dict[str, Any]:
+    def update(self, old: _Res, checked: Mapping[str, Any], timeout: float = 0) -> dict[str, Any]:
         response = self._call(
             "Update",
             provider_pb2.UpdateRequest(
@@ -660,6 +686,7 @@ class _Dynamic:
                 olds=_to_struct(old.unsealed(old.outputs, checked)),
                 old_inputs=_to_struct(old.unsealed(old.inputs, checked)),
                 news=_to_struct(dict(checked)),
+                timeout=timeout,
             ),
             checked.get("endpoint"),
         )
@@ -691,6 +718,7 @@ class _Dynamic:
                 type=old.type,
                 properties=_to_struct(old.outputs),
                 old_inputs=_to_struct(old.inputs),
+                timeout=old.custom_timeouts.get("delete", 0),
             ),
             old.outputs.get("endpoint", old.inputs.get("endpoint")),
         )
@@ -715,6 +743,9 @@ class _Registration:
     delete_before_replace: bool
     ignore_changes: list[str]
     additional_secret_outputs: list[str]
+    replace_on_changes: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)  # the URNs the resource had before
+    custom_timeouts: dict[str, float] = field(default_factory=dict)
 
 
 def _shown(value: Any, secret: bool) -> str:
@@ -868,8 +899,19 @@ class _Deployment:
         marked = {k: rpc.wrap_rpc_secret(v) if k in res.secret_keys else v for k, v in outputs.items()}
         return res.id, marked
 
+    def _old(self, reg: _Registration) -> _Res | None:
+        """The resource's old state: under its URN, or under one of its aliases (then it is renamed, not replaced)."""
+        with self.lock:
+            if reg.urn in self.old:
+                return self.old[reg.urn]
+            for alias in reg.aliases:
+                if alias in self.old and alias not in self.started:
+                    self.started.add(alias)  # no other resource takes it over, and it is not deleted at the end
+                    return self.old.pop(alias)
+        return None
+
     def _register(self, reg: _Registration) -> tuple[_Res, dict[str, Any]]:
-        old = self.old.get(reg.urn)
+        old = self._old(reg)
         revealed = {k: _reveal(v) for k, v in reg.inputs.items()}
         inputs = {k: v for k, (v, _) in revealed.items()}
         # The engine re-marks outputs named like a secret input, plus additional_secret_outputs.
@@ -884,18 +926,19 @@ class _Deployment:
             protect=reg.protect,
             retain_on_delete=reg.retain_on_delete,
             delete_before_replace=reg.delete_before_replace,
+            custom_timeouts=reg.custom_timeouts,
+            additional_secret_outputs=reg.additional_secret_outputs,
         )
         if not reg.custom:  # a component: recorded, never sent to a provider
             self._step(reg.urn, "same" if old is not None else "create", res)
             return res, {}
         provider = self._provider(reg.type)
         news = {k: v for k, v in inputs.items() if v is not None}
-        if old is not None:
-            for key in reg.ignore_changes:  # applied before Check, as the engine does
-                if key in old.inputs:
-                    news[key] = old.inputs[key]
-                else:
-                    news.pop(key, None)
+        if old is not None and reg.ignore_changes:  # applied before Check, as the engine does
+            try:
+                news = apply_ignore_changes(old.inputs, news, reg.ignore_changes)
+            except OptionError as exc:
+                raise HarnessError(f"{reg.urn}: ignore_changes: {exc}") from None
         olds = old.unsealed(old.inputs, news) if old is not None else {}
         checked = provider.check(res, olds, news)
         if isinstance(provider, _Dynamic):
@@ -904,6 +947,12 @@ class _Deployment:
         if old is None:
             return self._create(res, provider, "create")
         decision = provider.diff(old, checked)
+        if decision.op == "update" and reg.replace_on_changes:
+            forced = replacing_keys(decision.changed_keys, reg.replace_on_changes)
+            if forced:
+                decision = decision._replace(op="replace", replaces=forced)
+        if decision.op == "replace" and reg.protect and old.protect:
+            raise HarnessError(replace_protected_message(reg.urn))
         changed = _property_changes(old.unsealed(old.inputs, checked), checked, {*res.secret_keys, *old.secret_keys})
         if decision.op == "same":
             # A same step records the new inputs and keeps the old id and outputs.
@@ -918,7 +967,7 @@ class _Deployment:
             else:
                 with self.journal.pending(UPDATING, old.to_json()):
                     if isinstance(provider, _Dynamic):
-                        res.outputs = provider.update(old, checked)
+                        res.outputs = provider.update(old, checked, res.custom_timeouts.get("update", 0))
                     else:
                         res.outputs = provider.put(res, checked, create=False)[1]
             self._step(reg.urn, "update", res, changed)
@@ -960,7 +1009,7 @@ class _Deployment:
 
     def _delete(self, res: _Res) -> None:
         if res.protect:
-            raise HarnessError(f"{res.urn} is protected (protect=True): it cannot be deleted")
+            raise HarnessError(delete_protected_message(res.urn))
         if res.retain_on_delete or not res.custom:
             return
         try:
@@ -1170,6 +1219,11 @@ class _Monitor(MockMonitor):
             type_ = parent.split("::")[2] + "$" + type_
         return f"urn:pulumi:{self.deployment.ctx.stack}::{self.deployment.ctx.project.name}::{type_}::{name}"
 
+    def alias_urn(self, parent: str, type_: str, name: str, stack: str, project: str) -> str:
+        """The URN an alias names: the engine's rule, in the alias's stack and project."""
+        urn = self.make_urn(parent, type_, name)
+        return f"urn:pulumi:{stack}::{project}::" + urn.split("::", 2)[2]
+
     def RegisterResource(self, request: Any) -> Any:
         """Register one resource: plan and run its step."""
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -1195,8 +1249,11 @@ class _Monitor(MockMonitor):
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             delete_before_replace=bool(request.deleteBeforeReplace),
-            ignore_changes=[k for k in request.ignoreChanges if "." not in k and "[" not in k],
+            ignore_changes=list(request.ignoreChanges),
             additional_secret_outputs=list(request.additionalSecretOutputs),
+            replace_on_changes=list(request.replaceOnChanges),
+            aliases=alias_urns(request, self.deployment.ctx.stack, self.deployment.ctx.project.name, self.alias_urn),
+            custom_timeouts=custom_timeouts(request, urn),
         )
         id_, outputs = self.deployment.register(reg)
         obj = loop.run_until_complete(rpc.serialize_properties(outputs, {}))
