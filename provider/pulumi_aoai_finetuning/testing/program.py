@@ -1438,8 +1438,8 @@ def _run_command(
     missing = sorted(secure - set(values))
     if missing:
         raise HarnessError(
-            f"Pulumi.{stack}.yaml has encrypted values for {', '.join(missing)}; only the CLI can decrypt them: "
-            "pass them as secrets (--secret KEY=VALUE)"
+            f"Pulumi.{stack}.yaml has encrypted values for {', '.join(missing)}: set PULUMI_CONFIG_PASSPHRASE "
+            "(or PULUMI_CONFIG_PASSPHRASE_FILE) to the stack's passphrase, or pass them as secrets (--secret KEY=VALUE)"
         )
     state_path = Path(state_file).resolve()
     ctx = _Context(
