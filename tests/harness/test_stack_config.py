@@ -16,6 +16,7 @@ import yaml  # type: ignore[import-untyped]
 from pulumi_aoai_finetuning.testing.passphrase import PassphraseCrypter, PassphraseError, require_passphrase
 from pulumi_aoai_finetuning.testing.program import HarnessError, ProgramResult, run_program
 from pulumi_aoai_finetuning.testing.stack_config import StackConfig, StackConfigError
+from tests.harness.schema import schema_errors
 from tests.test_program_harness import ARM_TOKEN, TINY, Stack
 
 VECTORS = Path(__file__).parent / "pulumi_vectors"
@@ -121,3 +122,43 @@ def run(program: Path, state: Path) -> ProgramResult:
     """`up` with no config but the stack's file (and quick polling)."""
     polling = {"azure-openai:pollIntervalSeconds": "0.01", "azure-openai:pollMaxSeconds": "0.05"}
     return run_program("up", program, state, config=polling)
+
+
+def test_with_a_passphrase_state_secrets_are_encrypted_as_the_cli_encrypts_them(
+    tiny: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stack with an encryptionsalt: state secrets are `v1:` ciphertexts under it, and the salt is recorded."""
+    program = tmp_path / "program"
+    shutil.copytree(TINY, program)
+    main = program / "__main__.py"
+    source = main.read_text().replace('path="train.jsonl")', 'path=pulumi.Output.secret("train.jsonl"))')
+    main.write_text(source + 'pulumi.export("note", pulumi.Output.secret("a-secret-note-value"))\n')
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "state-pass")
+    file = StackConfig.load(program / "Pulumi.dev.yaml")
+    file.set("azure-openai:armEndpoint", tiny.url)
+    file.set("azure-openai:armToken", ARM_TOKEN, secret=True)
+    file.save()
+    state = tmp_path / "dev.json"
+    run(program, state)
+
+    text = state.read_text()
+    assert "a-secret-note-value" not in text
+    document = json.loads(text)
+    assert schema_errors(document) == []
+    assert document["deployment"]["secrets_providers"] == {"type": "passphrase", "state": {"salt": file.encryptionsalt}}
+    crypter = PassphraseCrypter.from_state(str(file.encryptionsalt), "state-pass")
+    resources = {r["urn"].rsplit("::", 1)[1]: r for r in document["deployment"]["resources"]}
+    note = resources["tiny-finetune-dev"]["outputs"]["note"]["ciphertext"]
+    path = resources["train"]["inputs"]["path"]["ciphertext"]
+    assert (json.loads(crypter.decrypt(note)), json.loads(crypter.decrypt(path))) == (
+        "a-secret-note-value",
+        "train.jsonl",
+    )
+
+    mark = len(tiny.emulator.requests())
+    again = run(program, state)
+    assert set(again.ops().values()) == {"same"}
+    assert not [r for r in tiny.emulator.requests()[mark:] if r["method"] in ("POST", "PUT", "PATCH", "DELETE")]
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "wrong")
+    with pytest.raises(HarnessError, match=r"incorrect passphrase"):
+        run(program, state)

@@ -194,7 +194,7 @@ def harness_outputs(path: Path) -> dict[str, Any]:
             )
         path = found[0]
     try:
-        return checkpoint.load(path).outputs
+        return checkpoint.load(path, checkpoint.OPAQUE).outputs
     except checkpoint.StateFormatError as exc:
         raise CliError(f"--stack {path}: {exc}") from None
 

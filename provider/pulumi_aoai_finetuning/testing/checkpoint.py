@@ -53,6 +53,21 @@ class Crypter(Protocol):
         ...
 
 
+class _Opaque:
+    """A crypter for readers that only look: secrets it cannot decrypt read as sealed, never as an error."""
+
+    def encrypt(self, plaintext: str) -> str:
+        """Refused: a reader never writes."""
+        raise ValueError("the opaque crypter only reads")
+
+    def decrypt(self, ciphertext: str) -> str:
+        """The sealed form: the value is secret and unknown to this reader."""
+        return json.dumps({SEAL_KEY: "encrypted"})
+
+
+OPAQUE: Crypter = _Opaque()  # pass to load() to read a state without its passphrase (secrets come back sealed)
+
+
 class StateFormatError(Exception):
     """A state file that is neither a deployment v3 nor an older harness state file."""
 
@@ -68,6 +83,14 @@ class StackState:
     secret_outputs: list[str] = field(default_factory=list)
     pending_operations: list[dict[str, Any]] = field(default_factory=list)  # {"type": ..., "resource": record}
     secrets_provider: dict[str, Any] | None = None
+
+
+def secrets_provider(crypter: Crypter) -> dict[str, Any]:
+    """The deployment's ``secrets_providers`` for a passphrase crypter: the CLI's ``{"salt": <encryptionsalt>}``."""
+    state = getattr(crypter, "state", None)
+    if state is None:
+        raise ValueError("only a passphrase crypter (with a salt state) can be recorded as the secrets provider")
+    return {"type": "passphrase", "state": {"salt": state()}}
 
 
 def stack_urn(stack: str, project: str) -> str:

@@ -71,6 +71,7 @@ class PassphraseCrypter:
     def __init__(self, passphrase: str, salt: bytes) -> None:
         self.salt = salt
         self._aead = AESGCM(hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, ROUNDS, KEY_BYTES))
+        self._state: str | None = None
 
     def encrypt(self, plaintext: str) -> str:
         """``v1:<nonce>:<ciphertext>``, a fresh random nonce each time."""
@@ -94,8 +95,10 @@ class PassphraseCrypter:
             raise PassphraseError("incorrect passphrase") from None
 
     def state(self) -> str:
-        """The ``encryptionsalt`` that lets the CLI (and the harness) check a passphrase for this key."""
-        return f"v1:{base64.b64encode(self.salt).decode()}:{self.encrypt(CHECK_MESSAGE)}"
+        """The ``encryptionsalt`` that lets the CLI (and the harness) check a passphrase for this key (made once)."""
+        if self._state is None:
+            self._state = f"v1:{base64.b64encode(self.salt).decode()}:{self.encrypt(CHECK_MESSAGE)}"
+        return self._state
 
     @classmethod
     def create(cls, passphrase: str) -> PassphraseCrypter:
@@ -119,4 +122,5 @@ class PassphraseCrypter:
                 f"incorrect passphrase, please set {PASSPHRASE_ENV} to the correct passphrase or set "
                 f"{PASSPHRASE_FILE_ENV} to a file containing the passphrase"
             )
+        crypter._state = state
         return crypter

@@ -124,6 +124,7 @@ from .results import (
 )
 from .safety import ARM_ENDPOINT_KEY, NotLoopbackError, require_loopback_arm, require_loopback_properties
 from .scheduler import Slots, registration_threads, run_graph
+from .stack_config import StackConfigError
 
 __all__ = ["COMMANDS", "PREVIEW_UNKNOWN", "REDACTED", "HarnessError", "ProgramResult", "ProgramStep", "run_program"]
 
@@ -196,9 +197,12 @@ class _Res:
         """The logical name."""
         return self.urn.rsplit("::", 1)[-1]
 
-    def to_json(self) -> dict[str, Any]:
-        """The state file's record; secret properties are sealed (``__provider`` holds none, by design)."""
-        sealed = set(self.secret_keys) - {PROVIDER_KEY}
+    def to_json(self, *, seal: bool = True) -> dict[str, Any]:
+        """The state file's record; secret properties are sealed (``__provider`` holds none, by design).
+
+        ``seal=False`` keeps them, for a state whose secrets the passphrase encrypts.
+        """
+        sealed = set(self.secret_keys) - {PROVIDER_KEY} if seal else set()
         return {
             "urn": self.urn,
             "type": self.type,
@@ -239,12 +243,14 @@ class _State:
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: list[str] = field(default_factory=list)
     pending_operations: list[dict[str, Any]] = field(default_factory=list)  # {"type": ..., "resource": record}
+    # The stack's passphrase crypter: secrets are then encrypted in the state, as the CLI's, instead of sealed.
+    crypter: checkpoint.Crypter | None = None
 
     @classmethod
-    def load(cls, path: Path, project: str, stack: str) -> _State:
+    def load(cls, path: Path, project: str, stack: str, crypter: checkpoint.Crypter | None = None) -> _State:
         """The stack's state file, in the CLI's deployment format or the harness's older one."""
         try:
-            data = checkpoint.load(path)
+            data = checkpoint.load(path, crypter)
         except checkpoint.StateFormatError as exc:
             raise HarnessError(str(exc)) from None
         if data.stack is not None and (data.project, data.stack) != (project, stack):
@@ -256,19 +262,22 @@ class _State:
             data.outputs,
             data.secret_outputs,
             data.pending_operations,
+            crypter,
         )
 
     def save(self, path: Path) -> None:
         """Write the state as ``pulumi stack export`` would (secrets sealed)."""
+        seal = self.crypter is None
         data = checkpoint.StackState(
             self.project,
             self.stack,
-            [r.to_json() for r in self.resources],
-            {k: _seal(v) if k in self.secret_outputs else v for k, v in self.outputs.items()},
+            [r.to_json(seal=seal) for r in self.resources],
+            {k: _seal(v) if seal and k in self.secret_outputs else v for k, v in self.outputs.items()},
             sorted(self.secret_outputs),
             self.pending_operations,
+            secrets_provider=None if self.crypter is None else checkpoint.secrets_provider(self.crypter),
         )
-        checkpoint.save(path, data)
+        checkpoint.save(path, data, self.crypter)
 
 
 # --- the run's context ------------------------------------------------------------------------------------
@@ -287,6 +296,7 @@ class _Context:
     allow_azure: bool = False
     emulator: bool = False  # a private emulator serves the run: list its accounts' keys, whatever is configured
     parallel: int | None = None  # at most this many steps at once; None: no limit, as the CLI's default
+    crypter: checkpoint.Crypter | None = None  # the stack's passphrase crypter (Pulumi.<stack>.yaml), if any
     clear_pending_creates: bool = False  # refresh --clear-pending-creates
     import_pending_creates: dict[str, str] = field(default_factory=dict)  # refresh --import-pending-creates URN ID
 
@@ -564,9 +574,11 @@ class _Dynamic:
         self._gate = threading.Condition()  # guards the plugin, its keys and the count of calls in flight
         self._in_flight = 0
         self._learning = threading.Lock()
+        self._closed = False  # the command is over: a straggling step must not start a plugin nobody stops
 
     def close(self) -> None:
         with self._gate:
+            self._closed = True
             self._stop()
 
     def _stop(self) -> None:
@@ -596,6 +608,8 @@ class _Dynamic:
         self._learn_key(endpoint)
         with self._gate:
             while True:
+                if self._closed:
+                    raise HarnessError("the command has ended: no provider call is made after it")
                 keys = self.ctx.known_keys()
                 if self.plugin is not None and self.plugin_keys == keys:
                     break
@@ -828,6 +842,7 @@ class _Deployment:
                 self.state.outputs,
                 self.state.secret_outputs,
                 self.journal.operations(),
+                self.state.crypter,
             )
             snapshot.save(self.ctx.state_file)
 
@@ -1139,8 +1154,8 @@ class _Deployment:
                 f"(--stack-ref {name}=PATH)"
             )
         try:
-            data = checkpoint.load(path)
-        except checkpoint.StateFormatError as exc:
+            data = checkpoint.load(path, self.ctx.project.crypter(short))
+        except (checkpoint.StateFormatError, StackConfigError) as exc:
             raise HarnessError(f"StackReference {name!r}: {exc}") from None
         secret = set(data.secret_outputs)
         outputs = {k: rpc.wrap_rpc_secret(v) if k in secret else v for k, v in data.outputs.items()}
@@ -1224,6 +1239,15 @@ class _Monitor(MockMonitor):
         urn = self.make_urn(parent, type_, name)
         return f"urn:pulumi:{stack}::{project}::" + urn.split("::", 2)[2]
 
+    def _timeouts(self, request: Any, urn: str) -> dict[str, float]:
+        try:
+            return custom_timeouts(request, urn)
+        except OptionError as exc:
+            failure = HarnessError(str(exc))
+            with self.deployment.lock:  # a failed step: the engine starts no other
+                self.deployment.error = self.deployment.error or failure
+            raise failure from None
+
     def RegisterResource(self, request: Any) -> Any:
         """Register one resource: plan and run its step."""
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -1253,7 +1277,7 @@ class _Monitor(MockMonitor):
             additional_secret_outputs=list(request.additionalSecretOutputs),
             replace_on_changes=list(request.replaceOnChanges),
             aliases=alias_urns(request, self.deployment.ctx.stack, self.deployment.ctx.project.name, self.alias_urn),
-            custom_timeouts=custom_timeouts(request, urn),
+            custom_timeouts=self._timeouts(request, urn),
         )
         id_, outputs = self.deployment.register(reg)
         obj = loop.run_until_complete(rpc.serialize_properties(outputs, {}))
@@ -1442,6 +1466,10 @@ def _run_command(
             "(or PULUMI_CONFIG_PASSPHRASE_FILE) to the stack's passphrase, or pass them as secrets (--secret KEY=VALUE)"
         )
     state_path = Path(state_file).resolve()
+    try:
+        crypter = project.crypter(stack)
+    except StackConfigError as exc:
+        raise HarnessError(str(exc)) from None
     ctx = _Context(
         project,
         stack,
@@ -1454,6 +1482,7 @@ def _run_command(
         allow_azure,
         emulator,
         parallel,
+        crypter,
         *pending_creates,
     )
     if not allow_azure:
@@ -1490,10 +1519,10 @@ def _execute(ctx: _Context, command: str, dynamic: _Dynamic, skip_preview: bool)
     planned: list[ProgramStep] = []
     if command == "up" and not skip_preview:
         # The CLI's `up` previews the whole program first: a failed Check anywhere stops it before any change.
-        plan = _Deployment(ctx, _State.load(state_path, ctx.project.name, ctx.stack), "preview", dynamic)
+        plan = _Deployment(ctx, _State.load(state_path, ctx.project.name, ctx.stack, ctx.crypter), "preview", dynamic)
         _program(ctx, plan)
         planned = plan.steps
-    state = _State.load(state_path, ctx.project.name, ctx.stack)
+    state = _State.load(state_path, ctx.project.name, ctx.stack, ctx.crypter)
     deployment = _Deployment(ctx, state, command, dynamic)
     if command != "refresh":  # refresh is where they are resolved
         warning = pending_warning(state.pending_operations)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 
+from .passphrase import PassphraseCrypter
 from .results import HarnessError
 from .stack_config import StackConfig, StackConfigError
 
@@ -47,6 +48,10 @@ class Project:
     def qualify(self, key: str) -> str:
         """A config key as the engine names it: bare keys belong to the project's namespace."""
         return key if ":" in key else f"{self.name}:{key}"
+
+    def crypter(self, stack: str) -> PassphraseCrypter | None:
+        """The stack's passphrase crypter: when ``Pulumi.<stack>.yaml`` has an ``encryptionsalt`` and a passphrase is set."""
+        return StackConfig.load(self.directory / f"Pulumi.{stack}.yaml").crypter()
 
     def stack_config(self, stack: str) -> tuple[dict[str, str], set[str]]:
         """Values of ``Pulumi.<stack>.yaml`` and the keys stored encrypted (``secure:``).
