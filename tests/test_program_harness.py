@@ -23,6 +23,7 @@ import httpx2
 import pytest
 
 from aoai_emulator import Emulator, create_emulator
+from pulumi_aoai_finetuning.testing import checkpoint
 from pulumi_aoai_finetuning.testing.program import (
     PREVIEW_UNKNOWN,
     HarnessError,
@@ -87,8 +88,7 @@ class Stack:
 
     def resources(self) -> list[dict[str, Any]]:
         """The state file's resources."""
-        resources: list[dict[str, Any]] = json.loads(self.state.read_text())["resources"]
-        return resources
+        return checkpoint.load(self.state).resources
 
 
 @pytest.fixture
@@ -484,14 +484,14 @@ def test_emulator_flag_serves_the_stack_from_a_private_emulator_across_commands(
     model = re.search(r'^\s+fine_tuned_model: "(\S+)"$', up.stdout, re.M)
     assert model is not None, up.stdout
     assert MODEL_RE.fullmatch(model[1])
-    endpoint = json.loads(state.read_text())["outputs"]["endpoint"]
+    endpoint = checkpoint.load(state).outputs["endpoint"]
     assert endpoint.startswith("http://127.0.0.1:")
     held = json.loads((tmp_path / "dev.json.emulator" / "state.json").read_text())
     assert len(held["accounts"]) == 1
 
     destroy = harness_cli("destroy", str(TINY), "--state", str(state), "--emulator")
     assert destroy.returncode == 0, destroy.stderr
-    assert json.loads(state.read_text())["resources"] == []
+    assert checkpoint.load(state).resources == []
     held = json.loads((tmp_path / "dev.json.emulator" / "state.json").read_text())
     assert held["accounts"] == {}
 

@@ -29,6 +29,7 @@ from typing import Any
 import httpx2
 
 from aoai_emulator import Emulator, create_emulator
+from pulumi_aoai_finetuning.testing import checkpoint
 from pulumi_aoai_finetuning.testing.program import ProgramResult, run_program
 from tests.emulator.support import chat_dataset
 
@@ -164,8 +165,8 @@ class Lifecycle:
 
     def stack_state(self, stack: str) -> dict[str, Any]:
         """A stack's state file, parsed (empty before its first up)."""
-        path = self.state_file(stack)
-        return json.loads(path.read_text()) if path.is_file() else {"resources": [], "outputs": {}}
+        state = checkpoint.load(self.state_file(stack))
+        return {"resources": state.resources, "outputs": state.outputs}
 
     def user_keys(self, stack: str) -> dict[str, str]:
         """The data-plane keys a user sets as ``azure-openai:apiKeys``: the stack's accounts', and any extra."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pulumi_aoai_finetuning.testing.program import run_program
+from tests.harness.schema import schema_errors
 
 from .lifecycle import (
     ACCOUNT,
@@ -90,6 +91,8 @@ def test_up_creates_every_resource_and_exports_real_values(example: Lifecycle) -
             assert held["properties"]["provisioningState"] == "Succeeded"
             assert held["properties"]["model"]["name"] == res["outputs"]["model"]
             assert MODEL_RE.fullmatch(res["outputs"]["model"])
+        # The state file is a deployment `pulumi stack import` takes: valid under Pulumi's published schema.
+        assert schema_errors(json.loads(example.state_file(stack).read_text())) == [], stack
         exported = up.results[stack].outputs
         assert exported, f"{stack} exports nothing"
         assert exported == up.stacks[stack]["outputs"]

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .. import config
@@ -71,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser, *, job: bool, polling: bool =
         "--stack",
         metavar="NAME",
         help="take the endpoint" + (" and the job id" if job else "") + " from this Pulumi stack's outputs "
-        "(needs the pulumi CLI, run from the project directory)",
+        "(needs the pulumi CLI, run from the project directory), or from a stack state file (or its directory) "
+        "as `pulumi stack export` or the program harness writes it",
     )
     if job:
         parser.add_argument(
@@ -148,7 +150,9 @@ def resolve(args: argparse.Namespace, *, job: bool) -> Target:
 
 
 def stack_outputs(stack: str) -> dict[str, Any]:
-    """A stack's outputs, from ``pulumi stack output --json`` (the project is the current directory)."""
+    """A stack's outputs: from a state file (or a directory holding one), else ``pulumi stack output --json``."""
+    if os.path.exists(stack):
+        return harness_outputs(Path(stack))
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise CliError(
@@ -175,6 +179,35 @@ def stack_outputs(stack: str) -> dict[str, Any]:
     if not isinstance(outputs, dict):
         raise CliError(f"`pulumi stack output --json --stack {stack}` did not print an object of outputs")
     return outputs
+
+
+def harness_outputs(path: Path) -> dict[str, Any]:
+    """The outputs of a stack state file (``pulumi stack export``'s format, or the program harness's older one).
+
+    A directory must hold exactly one such ``*.json`` file, as the harness's ``--state`` directory of one stack.
+    """
+    from ..testing import checkpoint  # noqa: PLC0415 - the Pulumi SDK (testing/ needs it) loads for --stack FILE only
+
+    if path.is_dir():
+        found = sorted(p for p in path.glob("*.json") if _is_state(p))
+        if len(found) != 1:
+            names = ", ".join(p.name for p in found) or "none"
+            raise CliError(
+                f"--stack {path}: a directory must hold exactly one stack state file (*.json), found {names}"
+            )
+        path = found[0]
+    try:
+        return checkpoint.load(path, checkpoint.OPAQUE).outputs
+    except checkpoint.StateFormatError as exc:
+        raise CliError(f"--stack {path}: {exc}") from None
+
+
+def _is_state(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and ("deployment" in data or data.get("version") == 1)
 
 
 def _output(outputs: Mapping[str, Any], key: str, stack: str, *, value_of: str, option: str, direct: str) -> str:

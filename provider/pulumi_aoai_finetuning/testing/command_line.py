@@ -19,6 +19,7 @@ _SYMBOLS = {
     "delete-replaced": "-",
     "refresh": "~",
     "refresh-deleted": "-",
+    "import": "=",
 }
 
 
@@ -102,7 +103,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parallel", type=int, metavar="N", help="at most N resource steps at once (default: no limit, as the CLI)"
     )
+    parser.add_argument(
+        "--clear-pending-creates", action="store_true", help="refresh: drop the pending creates an interrupted run left"
+    )
+    parser.add_argument(
+        "--import-pending-creates",
+        nargs="+",
+        default=[],
+        metavar="URN ID",
+        help="refresh: read these pending creates into the state by their ids ([[URN ID]...])",
+    )
+    parser.add_argument(
+        "--skip-pending-creates", action="store_true", help="refresh: keep the pending creates (the default here)"
+    )
     args = parser.parse_args(argv)
+    if len(args.import_pending_creates) % 2:
+        parser.error("each URN must be followed by an ID: found an odd number of entries")
+    imports = dict(zip(args.import_pending_creates[::2], args.import_pending_creates[1::2], strict=True))
     printer = _StepPrinter(args.command, args.stack, diff=args.diff)
     printer.head("preview" if args.command == "up" and not args.skip_preview else args.command)
     try:
@@ -120,10 +137,15 @@ def main(argv: list[str] | None = None) -> int:
             emulator=args.emulator,
             skip_preview=args.skip_preview,
             parallel=args.parallel,
+            clear_pending_creates=args.clear_pending_creates,
+            import_pending_creates=imports,
+            skip_pending_creates=args.skip_pending_creates,
         )
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if result.diagnostics.strip():
         print("Diagnostics (the dynamic-provider plugin):")
         print("\n".join(f"    {line}" for line in result.diagnostics.strip().splitlines()))

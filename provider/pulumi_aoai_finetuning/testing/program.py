@@ -41,9 +41,19 @@ plugin process (so its 4 worker threads are the real limit), and deletions run i
 resources that depend on it are gone. ``parallel=N`` (``--parallel N``) caps the steps in flight; the
 default, like the CLI's, sets no cap.
 
-Not modelled: aliases, ``replace_on_changes``, imports and ``.get()`` reads of existing
-resources, nested paths in ``ignore_changes``, pending operations of interrupted runs, and any resource type
-other than the ones above (they fail naming the type).
+The state file is a Pulumi deployment of version 3, as ``pulumi stack export`` prints it
+(:mod:`~pulumi_aoai_finetuning.testing.checkpoint`), with the engine's pending operations: each provider
+create, update and delete is journalled before the call and cleared after it
+(:mod:`~pulumi_aoai_finetuning.testing.journal`); ``refresh`` takes ``clear_pending_creates`` and
+``import_pending_creates`` as the CLI's ``--clear-pending-creates``/``--import-pending-creates``.
+
+Resource options are applied as the engine applies them to dynamic resources
+(:mod:`~pulumi_aoai_finetuning.testing.options`): ``depends_on``, ``protect``, ``retain_on_delete``,
+``ignore_changes`` (nested paths), ``replace_on_changes`` (inert where a custom diff sends no changed keys),
+``delete_before_replace``, ``aliases`` and ``custom_timeouts`` (sent, and ignored by the plugin).
+
+Not modelled: imports and ``.get()`` reads of existing resources, and any resource type other than the ones
+above (they fail naming the type).
 
 Safe by default: the harness calls only endpoints on this machine. A stack whose ``azure-openai:armEndpoint``
 is not a loopback URL (or is not set: Azure's own ARM) is refused before any request, and so is a dynamic
@@ -89,10 +99,21 @@ from ..client.dataplane import normalize_endpoint
 from ..client.errors import AzureOpenAIError, NotFoundError
 from ..client.retry import RetryPolicy
 from ..inputs import is_unknown, plain
+from . import checkpoint
 from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
 from .engine import CheckFailed, DynamicPlugin, ProviderError
 from .engine import from_struct as _from_struct
 from .engine import to_struct as _to_struct
+from .journal import CREATING, DELETING, UPDATING, Journal, pending_warning
+from .options import (
+    OptionError,
+    alias_urns,
+    apply_ignore_changes,
+    custom_timeouts,
+    delete_protected_message,
+    replace_protected_message,
+    replacing_keys,
+)
 from .project import Project
 from .results import (
     PREVIEW_UNKNOWN,
@@ -106,6 +127,7 @@ from .results import (
 from .safety import ARM_ENDPOINT_KEY, NotLoopbackError, require_loopback_arm, require_loopback_properties
 from .scheduler import Slots, registration_threads, run_graph
 from .stables import preview_update_outputs, update_stables
+from .stack_config import StackConfigError
 
 __all__ = ["COMMANDS", "PREVIEW_UNKNOWN", "REDACTED", "HarnessError", "ProgramResult", "ProgramStep", "run_program"]
 
@@ -120,9 +142,8 @@ LIST_ACCOUNT_KEYS = "azure-native:cognitiveservices:listAccountKeys"
 RESOURCE_GROUP_API = "2024-03-01"  # what pulumi-azure-native 3.x uses for resource groups
 ACCOUNT_API = "2025-06-01"  # ... and for Cognitive Services accounts
 DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
-STATE_VERSION = 1
 PROVIDER_KEY = "__provider"
-_SEALED = "[secret sha256]"
+_SEALED = checkpoint.SEAL_KEY
 _API_KEYS = "azure-openai:apiKeys"
 _UNKNOWN = pulumi.output.Unknown()  # type: ignore[no-untyped-call]  # a value a preview cannot know
 # --- state ------------------------------------------------------------------------------------------------
@@ -171,15 +192,20 @@ class _Res:
     retain_on_delete: bool = False
     delete_before_replace: bool = False
     pending_delete: bool = False  # the old half of a replacement that a failed run did not delete yet
+    custom_timeouts: dict[str, float] = field(default_factory=dict)  # seconds, as the engine stores them
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         """The logical name."""
         return self.urn.rsplit("::", 1)[-1]
 
-    def to_json(self) -> dict[str, Any]:
-        """The state file's record; secret properties are sealed (``__provider`` holds none, by design)."""
-        sealed = set(self.secret_keys) - {PROVIDER_KEY}
+    def to_json(self, *, seal: bool = True) -> dict[str, Any]:
+        """The state file's record; secret properties are sealed (``__provider`` holds none, by design).
+
+        ``seal=False`` keeps them, for a state whose secrets the passphrase encrypts.
+        """
+        sealed = set(self.secret_keys) - {PROVIDER_KEY} if seal else set()
         return {
             "urn": self.urn,
             "type": self.type,
@@ -194,6 +220,8 @@ class _Res:
             "retain_on_delete": self.retain_on_delete,
             "delete_before_replace": self.delete_before_replace,
             "pending_delete": self.pending_delete,
+            "custom_timeouts": self.custom_timeouts,
+            "additional_secret_outputs": self.additional_secret_outputs,
         }
 
     @classmethod
@@ -217,37 +245,42 @@ class _State:
     resources: list[_Res] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: list[str] = field(default_factory=list)
+    pending_operations: list[dict[str, Any]] = field(default_factory=list)  # {"type": ..., "resource": record}
+    # The stack's passphrase crypter: secrets are then encrypted in the state, as the CLI's, instead of sealed.
+    crypter: checkpoint.Crypter | None = None
 
     @classmethod
-    def load(cls, path: Path, project: str, stack: str) -> _State:
-        if not path.is_file():
-            return cls(project, stack)
-        data = json.loads(path.read_text())
-        if data.get("stack") != stack or data.get("project") != project:
-            raise HarnessError(
-                f"{path} holds the state of {data.get('project')}/{data.get('stack')}, not {project}/{stack}"
-            )
+    def load(cls, path: Path, project: str, stack: str, crypter: checkpoint.Crypter | None = None) -> _State:
+        """The stack's state file, in the CLI's deployment format or the harness's older one."""
+        try:
+            data = checkpoint.load(path, crypter)
+        except checkpoint.StateFormatError as exc:
+            raise HarnessError(str(exc)) from None
+        if data.stack is not None and (data.project, data.stack) != (project, stack):
+            raise HarnessError(f"{path} holds the state of {data.project}/{data.stack}, not {project}/{stack}")
         return cls(
             project,
             stack,
-            [_Res.from_json(r) for r in data.get("resources", [])],
-            dict(data.get("outputs") or {}),
-            list(data.get("secret_outputs") or []),
+            [_Res.from_json(r) for r in data.resources],
+            data.outputs,
+            data.secret_outputs,
+            data.pending_operations,
+            crypter,
         )
 
     def save(self, path: Path) -> None:
-        data = {
-            "version": STATE_VERSION,
-            "project": self.project,
-            "stack": self.stack,
-            "resources": [r.to_json() for r in self.resources],
-            "outputs": {k: _seal(v) if k in self.secret_outputs else v for k, v in self.outputs.items()},
-            "secret_outputs": sorted(self.secret_outputs),
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
-        os.replace(tmp, path)  # a crash never leaves half a state file
+        """Write the state as ``pulumi stack export`` would (secrets sealed)."""
+        seal = self.crypter is None
+        data = checkpoint.StackState(
+            self.project,
+            self.stack,
+            [r.to_json(seal=seal) for r in self.resources],
+            {k: _seal(v) if seal and k in self.secret_outputs else v for k, v in self.outputs.items()},
+            sorted(self.secret_outputs),
+            self.pending_operations,
+            secrets_provider=None if self.crypter is None else checkpoint.secrets_provider(self.crypter),
+        )
+        checkpoint.save(path, data, self.crypter)
 
 
 # --- the run's context ------------------------------------------------------------------------------------
@@ -266,6 +299,9 @@ class _Context:
     allow_azure: bool = False
     emulator: bool = False  # a private emulator serves the run: list its accounts' keys, whatever is configured
     parallel: int | None = None  # at most this many steps at once; None: no limit, as the CLI's default
+    crypter: checkpoint.Crypter | None = None  # the stack's passphrase crypter (Pulumi.<stack>.yaml), if any
+    clear_pending_creates: bool = False  # refresh --clear-pending-creates
+    import_pending_creates: dict[str, str] = field(default_factory=dict)  # refresh --import-pending-creates URN ID
 
     def __post_init__(self) -> None:
         try:
@@ -388,6 +424,8 @@ class _Diff(NamedTuple):
     op: str  # same | update | replace
     replaces: list[str]
     delete_before_replace: bool
+    # The properties the engine knows changed (its own diff, or a detailed one): what replace_on_changes sees.
+    changed_keys: tuple[str, ...] = ()
 
 
 def _changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
@@ -451,7 +489,7 @@ class _AzureNative:
         if not changed:
             return _Diff("same", [], False)
         replaces = [k for k in changed if k in self.REPLACE_ON[old.type]]
-        return _Diff("replace" if replaces else "update", replaces, False)
+        return _Diff("replace" if replaces else "update", replaces, False, tuple(changed))
 
     def _group_path(self, group: str) -> str:
         return f"/subscriptions/{self.ctx.subscription}/resourceGroups/{group}"
@@ -539,9 +577,11 @@ class _Dynamic:
         self._gate = threading.Condition()  # guards the plugin, its keys and the count of calls in flight
         self._in_flight = 0
         self._learning = threading.Lock()
+        self._closed = False  # the command is over: a straggling step must not start a plugin nobody stops
 
     def close(self) -> None:
         with self._gate:
+            self._closed = True
             self._stop()
 
     def _stop(self) -> None:
@@ -571,6 +611,8 @@ class _Dynamic:
         self._learn_key(endpoint)
         with self._gate:
             while True:
+                if self._closed:
+                    raise HarnessError("the command has ended: no provider call is made after it")
                 keys = self.ctx.known_keys()
                 if self.plugin is not None and self.plugin_keys == keys:
                     break
@@ -628,23 +670,30 @@ class _Dynamic:
         replaces = list(response.replaces)
         if response.changes == provider_pb2.DiffResponse.DIFF_NONE:
             return _Diff("same", [], False)
-        if (
-            response.changes == provider_pb2.DiffResponse.DIFF_UNKNOWN
-            and not replaces
-            and not _changed(old_inputs, checked)  # the engine's fallback: old inputs against new, __provider too
-        ):
-            return _Diff("same", [], False)
-        return _Diff("replace" if replaces else "update", replaces, bool(response.deleteBeforeReplace))
+        changed: list[str] = []
+        if response.changes == provider_pb2.DiffResponse.DIFF_UNKNOWN:
+            changed = _changed(old_inputs, checked)  # the engine's fallback: old inputs against new, __provider too
+            if not replaces and not changed:
+                return _Diff("same", [], False)
+        # With DIFF_SOME the Python server sends no changed keys: the engine then knows none.
+        op = "replace" if replaces else "update"
+        return _Diff(op, replaces, bool(response.deleteBeforeReplace), tuple(changed))
 
     def put(self, res: _Res, checked: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         response = self._call(
             "Create",
-            provider_pb2.CreateRequest(urn=res.urn, name=res.name, type=res.type, properties=_to_struct(dict(checked))),
+            provider_pb2.CreateRequest(
+                urn=res.urn,
+                name=res.name,
+                type=res.type,
+                properties=_to_struct(dict(checked)),
+                timeout=res.custom_timeouts.get("create", 0),
+            ),
             checked.get("endpoint"),
         )
         return str(response.id), _from_struct(response.properties)
 
-    def update(self, old: _Res, checked: Mapping[str, Any]) -> dict[str, Any]:
+    def update(self, old: _Res, checked: Mapping[str, Any], timeout: float = 0) -> dict[str, Any]:
         response = self._call(
             "Update",
             provider_pb2.UpdateRequest(
@@ -654,6 +703,7 @@ class _Dynamic:
                 olds=_to_struct(old.unsealed(old.outputs, checked)),
                 old_inputs=_to_struct(old.unsealed(old.inputs, checked)),
                 news=_to_struct(dict(checked)),
+                timeout=timeout,
             ),
             checked.get("endpoint"),
         )
@@ -685,6 +735,7 @@ class _Dynamic:
                 type=old.type,
                 properties=_to_struct(old.outputs),
                 old_inputs=_to_struct(old.inputs),
+                timeout=old.custom_timeouts.get("delete", 0),
             ),
             old.outputs.get("endpoint", old.inputs.get("endpoint")),
         )
@@ -709,6 +760,9 @@ class _Registration:
     delete_before_replace: bool
     ignore_changes: list[str]
     additional_secret_outputs: list[str]
+    replace_on_changes: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)  # the URNs the resource had before
+    custom_timeouts: dict[str, float] = field(default_factory=dict)
 
 
 def _shown(value: Any, secret: bool) -> str:
@@ -766,6 +820,7 @@ class _Deployment:
         self.condemned: list[_Res] = []  # old halves of replacements, deleted at the end
         self.steps: list[ProgramStep] = []
         self.drift: list[str] = []
+        self.warnings: list[str] = []
         # Steps run in parallel: the lock guards the records above, never a provider call.
         self.lock = threading.Lock()
         self.started: set[str] = set()
@@ -774,6 +829,25 @@ class _Deployment:
         self.azure = _AzureNative(ctx)
         self.dynamic = dynamic
         dynamic.find_account = self.find_account
+        # The engine journals every provider call that changes something; a preview changes nothing.
+        self.journal = Journal(state.pending_operations, None if self.preview else self.save)
+        self._save_lock = threading.Lock()
+
+    def save(self) -> None:
+        """Write the state as it is at this moment of the run (the engine's snapshot after each journal entry)."""
+        with self._save_lock:
+            with self.lock:
+                resources = self.new_state() if self.command == "up" else list(self.state.resources)
+            snapshot = _State(
+                self.state.project,
+                self.state.stack,
+                resources,
+                self.state.outputs,
+                self.state.secret_outputs,
+                self.journal.operations(),
+                self.state.crypter,
+            )
+            snapshot.save(self.ctx.state_file)
 
     def find_account(self, endpoint: str) -> _Res | None:
         """The stack's account with this data-plane endpoint (new state first)."""
@@ -807,6 +881,8 @@ class _Deployment:
             self.steps.append(step)
             if self.ctx.on_step is not None:
                 self.ctx.on_step(step)
+        if not self.preview and op not in ("same", "refresh"):
+            self.save()
 
     def _provider(self, res_type: str) -> _AzureNative | _Dynamic:
         if res_type.startswith(DYNAMIC_PREFIX):
@@ -841,8 +917,19 @@ class _Deployment:
         marked = {k: rpc.wrap_rpc_secret(v) if k in res.secret_keys else v for k, v in outputs.items()}
         return res.id, marked
 
+    def _old(self, reg: _Registration) -> _Res | None:
+        """The resource's old state: under its URN, or under one of its aliases (then it is renamed, not replaced)."""
+        with self.lock:
+            if reg.urn in self.old:
+                return self.old[reg.urn]
+            for alias in reg.aliases:
+                if alias in self.old and alias not in self.started:
+                    self.started.add(alias)  # no other resource takes it over, and it is not deleted at the end
+                    return self.old.pop(alias)
+        return None
+
     def _register(self, reg: _Registration) -> tuple[_Res, dict[str, Any]]:
-        old = self.old.get(reg.urn)
+        old = self._old(reg)
         revealed = {k: _reveal(v) for k, v in reg.inputs.items()}
         inputs = {k: v for k, (v, _) in revealed.items()}
         # The engine re-marks outputs named like a secret input, plus additional_secret_outputs.
@@ -857,18 +944,19 @@ class _Deployment:
             protect=reg.protect,
             retain_on_delete=reg.retain_on_delete,
             delete_before_replace=reg.delete_before_replace,
+            custom_timeouts=reg.custom_timeouts,
+            additional_secret_outputs=reg.additional_secret_outputs,
         )
         if not reg.custom:  # a component: recorded, never sent to a provider
             self._step(reg.urn, "same" if old is not None else "create", res)
             return res, {}
         provider = self._provider(reg.type)
         news = {k: v for k, v in inputs.items() if v is not None}
-        if old is not None:
-            for key in reg.ignore_changes:  # applied before Check, as the engine does
-                if key in old.inputs:
-                    news[key] = old.inputs[key]
-                else:
-                    news.pop(key, None)
+        if old is not None and reg.ignore_changes:  # applied before Check, as the engine does
+            try:
+                news = apply_ignore_changes(old.inputs, news, reg.ignore_changes)
+            except OptionError as exc:
+                raise HarnessError(f"{reg.urn}: ignore_changes: {exc}") from None
         olds = old.unsealed(old.inputs, news) if old is not None else {}
         checked = provider.check(res, olds, news)
         if isinstance(provider, _Dynamic):
@@ -877,6 +965,12 @@ class _Deployment:
         if old is None:
             return self._create(res, provider, "create")
         decision = provider.diff(old, checked)
+        if decision.op == "update" and reg.replace_on_changes:
+            forced = replacing_keys(decision.changed_keys, reg.replace_on_changes)
+            if forced:
+                decision = decision._replace(op="replace", replaces=forced)
+        if decision.op == "replace" and reg.protect and old.protect:
+            raise HarnessError(replace_protected_message(reg.urn))
         changed = _property_changes(old.unsealed(old.inputs, checked), checked, {*res.secret_keys, *old.secret_keys})
         if decision.op == "same":
             # A same step records the new inputs and keeps the old id and outputs.
@@ -888,10 +982,12 @@ class _Deployment:
             res.id = old.id
             if self.preview:
                 res.outputs = self._preview_outputs(provider, res, old)
-            elif isinstance(provider, _Dynamic):
-                res.outputs = provider.update(old, checked)
             else:
-                res.outputs = provider.put(res, checked, create=False)[1]
+                with self.journal.pending(UPDATING, old.to_json()):
+                    if isinstance(provider, _Dynamic):
+                        res.outputs = provider.update(old, checked, res.custom_timeouts.get("update", 0))
+                    else:
+                        res.outputs = provider.put(res, checked, create=False)[1]
             self._step(reg.urn, "update", res, changed)
             return res, res.outputs
         # A replacement is a new resource: Check again without olds, so that auto-names are chosen afresh.
@@ -917,7 +1013,8 @@ class _Deployment:
         if self.preview:
             res.outputs = self._preview_outputs(provider, res, None)
         else:
-            res.id, res.outputs = provider.put(res, res.inputs)
+            with self.journal.pending(CREATING, res.to_json()):
+                res.id, res.outputs = provider.put(res, res.inputs)
         self._step(res.urn, op, res, changed, replaces)
         return res, res.outputs
 
@@ -937,14 +1034,15 @@ class _Deployment:
 
     def _delete(self, res: _Res) -> None:
         if res.protect:
-            raise HarnessError(f"{res.urn} is protected (protect=True): it cannot be deleted")
+            raise HarnessError(delete_protected_message(res.urn))
         if res.retain_on_delete or not res.custom:
             return
         try:
             provider = self._provider(res.type)
             if isinstance(provider, _Dynamic):
                 self.ctx.guard(res.urn, res.inputs, res.outputs)
-            provider.delete(res)
+            with self.journal.pending(DELETING, res.to_json()):
+                provider.delete(res)
         except Exception as exc:
             raise _failure(res.urn, exc) from None
 
@@ -979,7 +1077,22 @@ class _Deployment:
     # --- refresh and destroy: no program ---------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Read every resource: drop the ones that are gone, take the fresh outputs of the others."""
+        """Read every resource: drop the ones that are gone, take the fresh outputs of the others.
+
+        First the pending creates: imported (``--import-pending-creates URN ID``: read by that id into the
+        state), cleared (``--clear-pending-creates``), or else kept, as the CLI does without a terminal.
+        """
+        chosen, unused = self.journal.resolve_creates(
+            clear=self.ctx.clear_pending_creates, imports=self.ctx.import_pending_creates
+        )
+        for urn in unused:
+            self.warnings.append(f'"{urn}" did not correspond to a pending create')
+        imported = set()
+        for record, res_id in chosen:
+            # Read with the id and the inputs the pending create recorded (they hold the dynamic __provider).
+            res = _Res.from_json({**record, "id": res_id, "outputs": {}})
+            self.state.resources.append(res)
+            imported.add(res.urn)
         for res in list(self.state.resources):
             if not res.custom or res.pending_delete:
                 self._step(res.urn, "refresh")
@@ -1003,6 +1116,9 @@ class _Deployment:
             res.id, res.outputs = new_id, outputs
             if inputs is not None:
                 res.inputs = inputs
+            if res.urn in imported:
+                self._step(res.urn, "import")
+                continue
             self._step(res.urn, "refresh", changed=drift)
 
     def destroy(self) -> None:
@@ -1047,9 +1163,12 @@ class _Deployment:
                 f"StackReference {name!r}: no state file {path}; pass stack_references={{{name!r}: PATH}} "
                 f"(--stack-ref {name}=PATH)"
             )
-        data = json.loads(path.read_text())
-        secret = set(data.get("secret_outputs") or [])
-        outputs = {k: rpc.wrap_rpc_secret(v) if k in secret else v for k, v in (data.get("outputs") or {}).items()}
+        try:
+            data = checkpoint.load(path, self.ctx.project.crypter(short))
+        except (checkpoint.StateFormatError, StackConfigError) as exc:
+            raise HarnessError(f"StackReference {name!r}: {exc}") from None
+        secret = set(data.secret_outputs)
+        outputs = {k: rpc.wrap_rpc_secret(v) if k in secret else v for k, v in data.outputs.items()}
         return {"name": name, "outputs": outputs, "secretOutputNames": sorted(secret)}
 
 
@@ -1125,6 +1244,20 @@ class _Monitor(MockMonitor):
             type_ = parent.split("::")[2] + "$" + type_
         return f"urn:pulumi:{self.deployment.ctx.stack}::{self.deployment.ctx.project.name}::{type_}::{name}"
 
+    def alias_urn(self, parent: str, type_: str, name: str, stack: str, project: str) -> str:
+        """The URN an alias names: the engine's rule, in the alias's stack and project."""
+        urn = self.make_urn(parent, type_, name)
+        return f"urn:pulumi:{stack}::{project}::" + urn.split("::", 2)[2]
+
+    def _timeouts(self, request: Any, urn: str) -> dict[str, float]:
+        try:
+            return custom_timeouts(request, urn)
+        except OptionError as exc:
+            failure = HarnessError(str(exc))
+            with self.deployment.lock:  # a failed step: the engine starts no other
+                self.deployment.error = self.deployment.error or failure
+            raise failure from None
+
     def RegisterResource(self, request: Any) -> Any:
         """Register one resource: plan and run its step."""
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -1150,8 +1283,11 @@ class _Monitor(MockMonitor):
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             delete_before_replace=bool(request.deleteBeforeReplace),
-            ignore_changes=[k for k in request.ignoreChanges if "." not in k and "[" not in k],
+            ignore_changes=list(request.ignoreChanges),
             additional_secret_outputs=list(request.additionalSecretOutputs),
+            replace_on_changes=list(request.replaceOnChanges),
+            aliases=alias_urns(request, self.deployment.ctx.stack, self.deployment.ctx.project.name, self.alias_urn),
+            custom_timeouts=self._timeouts(request, urn),
         )
         id_, outputs = self.deployment.register(reg)
         obj = loop.run_until_complete(rpc.serialize_properties(outputs, {}))
@@ -1239,6 +1375,9 @@ def run_program(
     emulator: bool = False,
     skip_preview: bool = False,
     parallel: int | None = None,
+    clear_pending_creates: bool = False,
+    import_pending_creates: Mapping[str, str] | None = None,
+    skip_pending_creates: bool = False,
 ) -> ProgramResult:
     """Run ``up``, ``preview``, ``refresh`` or ``destroy`` of a Python Pulumi program; raise :class:`HarnessError`.
 
@@ -1249,9 +1388,17 @@ def run_program(
     Only endpoints on this machine are called unless ``allow_azure``; ``emulator`` serves the run from a
     private emulator whose state is kept beside the state file (``<state>.emulator/``). ``up`` previews the
     program first unless ``skip_preview``; ``parallel`` caps the steps in flight (default: no cap).
+
+    ``refresh`` resolves the pending creates an interrupted run left, as the CLI's flags do:
+    ``clear_pending_creates`` drops them, ``import_pending_creates`` ({URN: id}) reads those into the state,
+    ``skip_pending_creates`` keeps them (as any non-interactive refresh does).
     """
     if command not in COMMANDS:
         raise HarnessError(f"unknown command {command!r}; use one of {', '.join(COMMANDS)}")
+    if skip_pending_creates and clear_pending_creates:
+        raise HarnessError("cannot set both --skip-pending-creates and --clear-pending-creates")
+    if command != "refresh" and (clear_pending_creates or import_pending_creates):
+        raise HarnessError("--clear-pending-creates and --import-pending-creates are options of refresh")
     with ExitStack() as served:
         if emulator:
             try:
@@ -1273,6 +1420,7 @@ def run_program(
             emulator=emulator,
             skip_preview=skip_preview,
             parallel=parallel,
+            pending_creates=(clear_pending_creates, dict(import_pending_creates or {})),
         )
 
 
@@ -1308,6 +1456,7 @@ def _run_command(
     emulator: bool,
     skip_preview: bool,
     parallel: int | None,
+    pending_creates: tuple[bool, dict[str, str]] = (False, {}),
 ) -> ProgramResult:
     if parallel is not None and parallel < 1:
         raise HarnessError(f"parallel must be at least 1 (or None: no limit), not {parallel}")
@@ -1323,10 +1472,14 @@ def _run_command(
     missing = sorted(secure - set(values))
     if missing:
         raise HarnessError(
-            f"Pulumi.{stack}.yaml has encrypted values for {', '.join(missing)}; only the CLI can decrypt them: "
-            "pass them as secrets (--secret KEY=VALUE)"
+            f"Pulumi.{stack}.yaml has encrypted values for {', '.join(missing)}: set PULUMI_CONFIG_PASSPHRASE "
+            "(or PULUMI_CONFIG_PASSPHRASE_FILE) to the stack's passphrase, or pass them as secrets (--secret KEY=VALUE)"
         )
     state_path = Path(state_file).resolve()
+    try:
+        crypter = project.crypter(stack)
+    except StackConfigError as exc:
+        raise HarnessError(str(exc)) from None
     ctx = _Context(
         project,
         stack,
@@ -1339,6 +1492,8 @@ def _run_command(
         allow_azure,
         emulator,
         parallel,
+        crypter,
+        *pending_creates,
     )
     if not allow_azure:
         configured = bool(values.get(ARM_ENDPOINT_KEY) or os.environ.get("AZURE_OPENAI_ARM_ENDPOINT"))
@@ -1374,11 +1529,15 @@ def _execute(ctx: _Context, command: str, dynamic: _Dynamic, skip_preview: bool)
     planned: list[ProgramStep] = []
     if command == "up" and not skip_preview:
         # The CLI's `up` previews the whole program first: a failed Check anywhere stops it before any change.
-        plan = _Deployment(ctx, _State.load(state_path, ctx.project.name, ctx.stack), "preview", dynamic)
+        plan = _Deployment(ctx, _State.load(state_path, ctx.project.name, ctx.stack, ctx.crypter), "preview", dynamic)
         _program(ctx, plan)
         planned = plan.steps
-    state = _State.load(state_path, ctx.project.name, ctx.stack)
+    state = _State.load(state_path, ctx.project.name, ctx.stack, ctx.crypter)
     deployment = _Deployment(ctx, state, command, dynamic)
+    if command != "refresh":  # refresh is where they are resolved
+        warning = pending_warning(state.pending_operations)
+        if warning is not None:
+            deployment.warnings.append(warning)
     outputs: dict[str, Any] = {}
     secret_outputs: set[str] = set()
     if command in ("up", "preview"):
@@ -1389,11 +1548,13 @@ def _execute(ctx: _Context, command: str, dynamic: _Dynamic, skip_preview: bool)
         finally:
             if command == "up":  # the engine saves what it did, even when a step failed
                 state.resources = deployment.new_state()
+                state.pending_operations = deployment.journal.operations()
                 state.save(state_path)
     elif command == "refresh":
         try:
             deployment.refresh()
         finally:
+            state.pending_operations = deployment.journal.operations()
             state.save(state_path)
         secret_outputs = set(state.secret_outputs)
         outputs = {k: REDACTED if k in secret_outputs else v for k, v in state.outputs.items()}
@@ -1402,11 +1563,15 @@ def _execute(ctx: _Context, command: str, dynamic: _Dynamic, skip_preview: bool)
             deployment.destroy()
             state.outputs, state.secret_outputs = {}, []
         finally:
+            state.pending_operations = deployment.journal.operations()
             state.save(state_path)
     diagnostics = "".join(dynamic.diagnostics) + (dynamic.plugin.stderr() if dynamic.plugin else "")
-    return ProgramResult(
+    result = ProgramResult(
         command, ctx.stack, deployment.steps, outputs, secret_outputs, deployment.drift, diagnostics, planned
     )
+    result.warnings = deployment.warnings
+    result.pending_operations = [(op["type"], op["resource"]["urn"]) for op in state.pending_operations]
+    return result
 
 
 if __name__ == "__main__":

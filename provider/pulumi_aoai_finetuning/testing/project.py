@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 
+from .passphrase import PassphraseCrypter
 from .results import HarnessError
+from .stack_config import StackConfig, StackConfigError
 
 
 @dataclass(frozen=True)
@@ -48,19 +49,18 @@ class Project:
         """A config key as the engine names it: bare keys belong to the project's namespace."""
         return key if ":" in key else f"{self.name}:{key}"
 
+    def crypter(self, stack: str) -> PassphraseCrypter | None:
+        """The stack's passphrase crypter: when ``Pulumi.<stack>.yaml`` has an ``encryptionsalt`` and a passphrase is set."""
+        return StackConfig.load(self.directory / f"Pulumi.{stack}.yaml").crypter()
+
     def stack_config(self, stack: str) -> tuple[dict[str, str], set[str]]:
-        """Plain values of ``Pulumi.<stack>.yaml``; encrypted (``secure:``) values need the CLI."""
-        path = self.directory / f"Pulumi.{stack}.yaml"
-        if not path.is_file():
-            return {}, set()
-        values: dict[str, str] = {}
-        secure: set[str] = set()
-        for key, value in ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).items():
-            name = self.qualify(str(key))
-            if isinstance(value, dict) and "secure" in value:
-                secure.add(name)
-            elif isinstance(value, str):
-                values[name] = value
-            else:
-                values[name] = json.dumps(value)  # the engine hands structured config over as JSON text
-        return values, secure
+        """Values of ``Pulumi.<stack>.yaml`` and the keys stored encrypted (``secure:``).
+
+        Encrypted values are decrypted with ``PULUMI_CONFIG_PASSPHRASE`` (or ``..._FILE``) when it is set, as
+        the CLI does; without it they are left out (and must be given as secrets).
+        """
+        file = StackConfig.load(self.directory / f"Pulumi.{stack}.yaml")
+        try:
+            return file.values(self.qualify, file.crypter() if file.config else None)
+        except StackConfigError as exc:
+            raise HarnessError(str(exc)) from None

@@ -26,7 +26,7 @@ class ProgramStep(NamedTuple):
     """What a command did (or, in a preview, would do) to one resource.
 
     ``op`` is one of create, same, update, replace, delete, delete-replaced (the old half of a replacement,
-    removed at the end), refresh, refresh-deleted.
+    removed at the end), refresh, refresh-deleted, import (a pending create read into the state by refresh).
     """
 
     urn: str
@@ -69,6 +69,8 @@ class ProgramResult:
     drift: list[str] = field(default_factory=list)  # refresh: URNs whose outputs changed
     diagnostics: str = ""  # what the dynamic-provider plugin printed (the CLI shows it as diagnostics)
     preview: list[ProgramStep] = field(default_factory=list)  # up: the steps its preview planned
+    warnings: list[str] = field(default_factory=list)  # the engine's warnings, e.g. about pending operations
+    pending_operations: list[tuple[str, str]] = field(default_factory=list)  # (type, URN) left in the state
 
     def ops(self) -> dict[str, str]:
         """The op of each resource by logical name (a replacement's ``delete-replaced`` left out)."""
