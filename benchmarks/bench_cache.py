@@ -30,8 +30,10 @@ from typing import Any
 from pulumi_aoai_finetuning.datasets import cache, validate_file
 
 try:
+    from .report import print_rows
     from .sample_data import make_chat_dataset  # imported as benchmarks.bench_cache (benchmarks/run.py)
 except ImportError:  # run as a script
+    from report import print_rows  # type: ignore[no-redef]
     from sample_data import make_chat_dataset  # type: ignore[no-redef]
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
@@ -178,16 +180,8 @@ def run(workdir: Path, size_mb: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
-def _print(rows: list[dict[str, Any]]) -> None:
-    header = ("figure", "ours", "baseline", "ratio", "unit", "goal", "met")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in header) + " |")
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / "out")
     args = parser.parse_args()
-    _print(run(args.workdir))
+    print_rows(run(args.workdir))

@@ -24,8 +24,10 @@ import orjson
 from pulumi_aoai_finetuning import datasets, tokens
 
 try:
+    from .report import print_rows
     from .sample_data import make_chat_dataset  # imported as benchmarks.bench_tokens
 except ImportError:  # run as a script
+    from report import print_rows  # type: ignore[no-redef]
     from sample_data import make_chat_dataset  # type: ignore[no-redef]
 
 REPEAT = 3
@@ -114,18 +116,13 @@ def run(workdir: Path, size_mb: int = 500, repeat: int = REPEAT) -> list[dict[st
     ]
 
 
-def _print(rows: list[dict[str, Any]]) -> None:
-    header = ("figure", "ours", "baseline", "ratio", "ratio_median", "unit", "goal")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(str(row[k]) for k in header) + " |")
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=REPEAT)
     parser.add_argument("--workdir", type=Path, default=Path(__file__).resolve().parent / "out")
     args = parser.parse_args()
-    _print(run(args.workdir, args.size_mb, args.repeat))
+    print_rows(
+        run(args.workdir, args.size_mb, args.repeat),
+        ("figure", "ours", "baseline", "ratio", "ratio_median", "unit", "goal"),
+    )
