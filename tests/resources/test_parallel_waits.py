@@ -183,3 +183,25 @@ def test_a_bad_max_parallel_operations_fails_naming_the_key_and_the_rule(
     assert f"{LIMIT_KEY} must be a whole number of at least 4" in info.value.details
     assert repr(value) in info.value.details
     assert account.requests() == []
+
+
+def test_identical_jobs_created_at_once_submit_one_paid_job(
+    manual_account: EmulatedAccount, make_plugin: PluginFactory, dataset: Path
+) -> None:
+    """Four resources with the same training inputs, created at once in one plugin, share one submitted job."""
+    engine = EngineReplay(make_plugin(manual_account))
+    file_id = _upload(engine, manual_account, dataset)
+    inputs = {"endpoint": manual_account.endpoint, "model": MODEL, "training_file": file_id, "wait": False}
+    results: dict[str, Any] = {}
+    barrier = threading.Barrier(4)
+
+    def up(i: int) -> None:
+        barrier.wait()
+        results[f"same{i}"] = engine.up(f"same{i}", FineTuningJob, dict(inputs))
+
+    threads = [threading.Thread(target=up, args=(i,), daemon=True) for i in range(4)]
+    for t in threads:
+        t.start()
+    steps = _finish(results, threads)
+    assert len(manual_account.objects("jobs")) == 1, "identical creates raced and each paid for a job"
+    assert len({step.state.id for step in steps.values() if step.state}) == 1

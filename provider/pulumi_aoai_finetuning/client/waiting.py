@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,15 @@ def poll_until(
         pacer.wait(functools.partial(describe, state))
 
 
+_KEYED_LOCKS: dict[Hashable, threading.Lock] = {}
+_KEYED_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(key: Hashable) -> threading.Lock:
+    with _KEYED_LOCKS_GUARD:
+        return _KEYED_LOCKS.setdefault(key, threading.Lock())
+
+
 def adopt_or_create(
     find: Callable[[], dict[str, Any] | None],
     create: Callable[[], dict[str, Any]],
@@ -74,13 +84,31 @@ def adopt_or_create(
     attempts: int,
     first: float = 0.5,
     cap: float = 30.0,
+    key: Hashable | None = None,
 ) -> dict[str, Any]:
     """The object an earlier run already made (``find``), else a new one (``create``); never two.
 
     A create that gets no answer (a 5xx, a reset, throttling) may still have happened on the service, so it
     is not simply sent again: the next attempt looks for the object first. This is how an interrupted or
     unanswered upload or job submission is adopted instead of paid for twice.
+
+    ``key`` names what ``find`` looks for. The engine runs independent creates at once in one plugin process,
+    so two resources with the same inputs would both find nothing and both create (two paid jobs): calls with
+    the same key take turns, and the second finds what the first made.
     """
+    if key is None:
+        return _adopt_or_create(find, create, attempts, first, cap)
+    with _lock_for(key):
+        return _adopt_or_create(find, create, attempts, first, cap)
+
+
+def _adopt_or_create(
+    find: Callable[[], dict[str, Any] | None],
+    create: Callable[[], dict[str, Any]],
+    attempts: int,
+    first: float,
+    cap: float,
+) -> dict[str, Any]:
     for attempt in range(1, attempts + 1):
         found = find()
         if found is not None:

@@ -20,6 +20,7 @@ from ..client import (
     NotFoundError,
     OperationFailedError,
     final_metrics,
+    normalize_endpoint,
 )
 from ..client.status import JOB_DEAD, JOB_PAUSED, JOB_TERMINAL
 from ..client.waiting import adopt_or_create, poll_until
@@ -328,7 +329,8 @@ class FineTuningJobProvider(Provider):
             return None
 
         body = self._body(inputs, seed, client)
-        return adopt_or_create(find, lambda: client.create_job(body), attempts=settings.max_retries)
+        key = ("job", normalize_endpoint(inputs["endpoint"]), json.dumps(body, sort_keys=True, default=str))
+        return adopt_or_create(find, lambda: client.create_job(body), attempts=settings.max_retries, key=key)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Adopt a job with the same inputs or submit one; then wait, read results and apply the quality gate."""

@@ -17,6 +17,7 @@ from ..client import (
     AzureOpenAIError,
     NotFoundError,
     OperationFailedError,
+    normalize_endpoint,
 )
 from ..client.content import ContentUnavailableError, fetched, shown_url, url_filename
 from ..client.waiting import adopt_or_create, poll_until
@@ -162,7 +163,8 @@ class TrainingFileProvider(Provider):
                 return dict(client.upload_file(inputs["path"], name, inputs["purpose"]))
             return dict(client.import_file(inputs["content_url"], name, inputs["purpose"]))
 
-        return adopt_or_create(find, upload, attempts=settings.max_retries)
+        key = ("file", normalize_endpoint(inputs["endpoint"]), inputs["purpose"], name)
+        return adopt_or_create(find, upload, attempts=settings.max_retries, key=key)
 
     def _wait(
         self, client: Any, file: dict[str, Any], inputs: dict[str, Any], settings: config.Settings
