@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -90,3 +93,64 @@ def test_unreadable_url_fails_check_without_its_signature(engine: EngineReplay, 
 def test_redact_removes_sas_signatures(text: str) -> None:
     """Every message goes through ``redact``: a SAS signature never survives it, with or without its URL."""
     assert SIG_ONE not in redact(text)
+
+
+class _Blob:
+    """A loopback blob server that answers like Azure Blob Storage: a strong ETag per write, HEAD and GET counted."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.calls: list[str] = []
+        blob = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _headers(self) -> bytes:
+                body = blob.path.read_bytes()
+                self.send_response(200)
+                self.send_header("ETag", f'"0x{hashlib.sha256(body).hexdigest()[:16].upper()}"')
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                return body
+
+            def do_HEAD(self) -> None:
+                blob.calls.append("HEAD")
+                self._headers()
+
+            def do_GET(self) -> None:
+                blob.calls.append("GET")
+                self.wfile.write(self._headers())
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, sig: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/data/train.jsonl?sv=2024-11-04&sp=r&sig={sig}"
+
+
+@pytest.fixture
+def blob(dataset: Path) -> Iterator[_Blob]:
+    served = _Blob(dataset)
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+
+
+def test_a_preview_of_an_unchanged_blob_does_not_download_it(
+    engine: EngineReplay, account: EmulatedAccount, blob: _Blob, dataset: Path
+) -> None:
+    """With the blob's ETag unchanged since the last up, preview asks HEAD only; a rewritten blob is read again."""
+    first = engine.up("imported", TrainingFile, _inputs(account, blob.url(SIG_ONE)))
+    assert first.state is not None
+    assert "GET" in blob.calls
+    blob.calls.clear()
+    assert engine.plan("imported", TrainingFile, _inputs(account, blob.url(SIG_TWO))).op == "update"
+    assert blob.calls == ["HEAD"], "the unchanged blob was downloaded again at preview"
+    dataset.write_text(dataset.read_text() + dataset.read_text().splitlines(keepends=True)[0])
+    blob.calls.clear()
+    step = engine.plan("imported", TrainingFile, _inputs(account, blob.url(SIG_TWO)))
+    assert blob.calls == ["HEAD", "GET"]
+    assert step.op == "replace"
+    assert "sha256" in step.replaces

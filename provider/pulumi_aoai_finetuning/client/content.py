@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import tempfile
 import urllib.parse
@@ -53,3 +54,24 @@ def fetched(url: str, *, timeout: float = 120.0) -> Iterator[Path]:
                 redact(f"GET {shown_url(url)} failed: {type(exc).__name__}: {exc}", (url,))
             ) from None
         yield local
+
+
+def content_version(url: str, *, timeout: float = 30.0) -> str | None:
+    """A digest of what the server says identifies the bytes at ``url`` now (place, strong ETag, length), or None.
+
+    Azure Blob Storage answers ``HEAD`` with a strong ETag that changes with every write of the blob, so a preview
+    that finds the version it saw last time need not download the blob again. A server that gives no strong ETag
+    (or refuses ``HEAD``) gives no version: the file is read, as always. The SAS query never enters the digest.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return None
+    try:
+        response = httpx2.head(url, timeout=timeout, follow_redirects=False)
+    except httpx2.HTTPError:
+        return None
+    etag, length = response.headers.get("etag"), response.headers.get("content-length")
+    if response.status_code != 200 or not etag or etag.startswith("W/") or length is None:
+        return None
+    place = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return hashlib.sha256(f"{place}\n{etag}\n{length}".encode()).hexdigest()
