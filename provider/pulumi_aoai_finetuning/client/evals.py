@@ -7,6 +7,7 @@ the rest of the client speaks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from .errors import ConflictError
 EVALS_HEADER = {"aoai-evals": "preview"}
 EVALS_API_VERSION = "2025-04-01-preview"
 RUN_TERMINAL = frozenset({"completed", "failed", "canceled"})
+CRITERION_LABEL = re.compile(r"(.+)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class EvalsClient:
@@ -110,3 +112,28 @@ class EvalsClient:
         """The graded items of a completed run (``status`` ``pass`` or ``fail`` to filter)."""
         params = {"limit": "100", **({"status": status} if status else {})}
         return list(self._pages(f"evals/{eval_id}/runs/{run_id}/output_items", params))
+
+
+def pass_rates(run: dict[str, Any], names: list[str]) -> dict[str, float]:
+    """Each criterion's pass rate in a completed run (passed / (passed + failed)), by the criterion's name.
+
+    The service reports a criterion as ``<name>-<uuid>``, in the order the criteria were given.
+    """
+    rows = run.get("per_testing_criteria_results") or []
+    out: dict[str, float] = {}
+    for index, row in enumerate(rows):
+        label = str(row.get("testing_criteria", ""))
+        suffixed = CRITERION_LABEL.fullmatch(label)
+        name: str | None = suffixed.group(1) if suffixed else label
+        if name not in names:
+            name = names[index] if index < len(names) else None
+        graded = int(row.get("passed", 0)) + int(row.get("failed", 0))
+        if name is not None:
+            out[name] = round(int(row.get("passed", 0)) / graded, 6) if graded else 0.0
+    return out
+
+
+def overall_rate(counts: dict[str, Any] | None) -> float:
+    """The share of items that passed every criterion."""
+    total = int((counts or {}).get("total") or 0)
+    return round(int((counts or {}).get("passed") or 0) / total, 6) if total else 0.0

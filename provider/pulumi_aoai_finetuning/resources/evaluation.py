@@ -14,7 +14,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 
 from .. import config
 from ..client import NotFoundError, OperationFailedError
-from ..client.evals import RUN_TERMINAL, EvalsClient
+from ..client.evals import RUN_TERMINAL, EvalsClient, overall_rate, pass_rates
 from ..client.waiting import adopt_or_create, poll_until
 from ..graders import check_criteria, check_messages, criteria_names, item_fields
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
@@ -109,30 +109,6 @@ def _check_gate(failures: Failures, gate: Any, names: list[str], has_baseline: b
                 check_number(failures, {f"gate.{key}.{name}": limit}, f"gate.{key}.{name}", low=low, high=1.0)
         else:
             check_number(failures, {f"gate.{key}": value}, f"gate.{key}", low=low, high=1.0)
-
-
-def pass_rates(run: dict[str, Any], names: list[str]) -> dict[str, float]:
-    """Each criterion's pass rate in a completed run (passed / (passed + failed)), by the criterion's name.
-
-    The service reports a criterion as ``<name>-<uuid>``, in the order the criteria were given.
-    """
-    rows = run.get("per_testing_criteria_results") or []
-    out: dict[str, float] = {}
-    for index, row in enumerate(rows):
-        label = str(row.get("testing_criteria", ""))
-        name = next((n for n in names if label == n or label.startswith(f"{n}-")), None)
-        if name is None and index < len(names):
-            name = names[index]
-        graded = int(row.get("passed", 0)) + int(row.get("failed", 0))
-        if name is not None:
-            out[name] = round(int(row.get("passed", 0)) / graded, 6) if graded else 0.0
-    return out
-
-
-def overall_rate(counts: dict[str, Any] | None) -> float:
-    """The share of items that passed every criterion."""
-    total = int((counts or {}).get("total") or 0)
-    return round(int((counts or {}).get("passed") or 0) / total, 6) if total else 0.0
 
 
 def gate_misses(gate: dict[str, Any] | None, outputs: dict[str, Any]) -> list[str]:
