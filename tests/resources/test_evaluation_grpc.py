@@ -220,6 +220,12 @@ def test_bad_graders_and_gates_are_refused_at_check_naming_the_path_with_no_requ
     assert "set baseline_model" in failures["gate.min_improvement_over_baseline"]
     assert f"{items}:1: the item has no answer" in reasons
     assert f"{items}:2: each line must be a JSON object" in reasons
+    same = {k: v for k, v in evaluation(account, tmp_path, BASE).items() if k != "name"}
+    with pytest.raises(CheckFailed) as info:
+        engine.up("same", Evaluation, same)
+    failures = dict(info.value.failures)
+    assert "is the model under test" in failures["baseline_model"]
+    assert "name is required" in failures["name"]
     assert len(account.requests()) == before, "check sent requests"
 
 

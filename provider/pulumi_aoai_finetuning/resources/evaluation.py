@@ -143,7 +143,9 @@ class EvaluationProvider(Provider):
         inputs = dict(news)
         check_endpoint(failures, news)
         name = news.get("name")
-        if name is not None and not is_unknown(name) and (not isinstance(name, str) or not name):
+        if name is None:
+            failures.add("name", "name is required: the eval's name in the account (the resource's name by default)")
+        elif not is_unknown(name) and (not isinstance(name, str) or not name):
             failures.add("name", f"name must be a non-empty string, not {name!r}")
         for key, required in (("model", True), ("baseline_model", False)):
             value = news.get(key)
@@ -152,6 +154,13 @@ class EvaluationProvider(Provider):
                     failures.add(key, f"{key} is required: a deployment name or a model the account serves")
             elif not is_unknown(value) and (not isinstance(value, str) or not value):
                 failures.add(key, f"{key} must be a deployment name or a model name, not {value!r}")
+        model, baseline = news.get("model"), news.get("baseline_model")
+        if baseline is not None and not is_unknown(baseline) and baseline == model:
+            failures.add(
+                "baseline_model",
+                f"baseline_model is the model under test ({model!r}): name another model to compare with, or "
+                "leave it out",
+            )
         criteria = news.get("testing_criteria")
         check_criteria(failures, "testing_criteria", criteria)
         _check_input_messages(failures, news.get("input_messages"))
