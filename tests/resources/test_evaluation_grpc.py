@@ -102,6 +102,11 @@ def test_the_same_evaluation_passes_the_fine_tuned_model_and_fails_the_base_mode
     assert f"pass rate (0 of {EXAMPLES} items passed every criterion) 0, below the minimum 0.9" in details
     assert "an improvement of +0, below the minimum +0.5" in details
     assert "base" not in engine.state
+    posts = [r for r in account.requests(mutating=True) if r["method"] == "POST"]
+    relaxed = engine.up("base", Evaluation, evaluation(account, tmp_path, BASE, name="arith-base", gate=None))
+    assert relaxed.state is not None
+    assert relaxed.state.id in details, "the missed eval is adopted, not made again"
+    assert [r for r in account.requests(mutating=True) if r["method"] == "POST"] == posts, "no new runs are paid for"
 
 
 def test_a_gate_per_criterion_names_the_criterion_and_a_changed_gate_is_applied_without_new_runs(
@@ -224,7 +229,6 @@ def test_bad_graders_and_gates_are_refused_at_check_naming_the_path_with_no_requ
     with pytest.raises(CheckFailed) as info:
         engine.up("same", Evaluation, same)
     failures = dict(info.value.failures)
-    assert "is the model under test" in failures["baseline_model"]
     assert "name is required" in failures["name"]
     assert len(account.requests()) == before, "check sent requests"
 

@@ -154,13 +154,6 @@ class EvaluationProvider(Provider):
                     failures.add(key, f"{key} is required: a deployment name or a model the account serves")
             elif not is_unknown(value) and (not isinstance(value, str) or not value):
                 failures.add(key, f"{key} must be a deployment name or a model name, not {value!r}")
-        model, baseline = news.get("model"), news.get("baseline_model")
-        if baseline is not None and not is_unknown(baseline) and baseline == model:
-            failures.add(
-                "baseline_model",
-                f"baseline_model is the model under test ({model!r}): name another model to compare with, or "
-                "leave it out",
-            )
         criteria = news.get("testing_criteria")
         check_criteria(failures, "testing_criteria", criteria)
         _check_input_messages(failures, news.get("input_messages"))
