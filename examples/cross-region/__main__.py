@@ -27,9 +27,8 @@ account = azure_native.cognitiveservices.Account(
 )
 endpoint = account.properties.endpoint
 training = TrainingFile("training", endpoint=endpoint, path=str(data / "training.jsonl"))
-job = FineTuningJob(
-    "model", endpoint=endpoint, model="gpt-4o-mini-2024-07-18", training_file=training.file_id, suffix="xregion"
-)
+job = FineTuningJob("model", endpoint=endpoint, model="gpt-4o-mini-2024-07-18", training_file=training.file_id,
+                    suffix="xregion")
 
 models = {}
 for index, destination in enumerate(destinations):

@@ -38,7 +38,7 @@ if stage == "dev":
     job = FineTuningJob(
         "candidate",
         endpoint=endpoint,
-        model=BASE_MODEL,
+        model="gpt-4o-mini-2024-07-18",
         training_file=training.file_id,
         validation_file=validation.file_id,
         suffix="promotion",
