@@ -1,4 +1,4 @@
-"""The offline grader check agrees with the service's (the emulator's, per the spec) on good and bad graders."""
+"""The offline grader check agrees with the service's (the emulator's, per the spec); the gate's arithmetic is exact."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from pulumi_aoai_finetuning.graders import check_criteria, check_grader, item_fields
 from pulumi_aoai_finetuning.inputs import Failures
+from pulumi_aoai_finetuning.resources.evaluation import gate_misses
 from tests.emulator.test_evals import BAD_EVALS, CRITERIA
 
 # The service resolves a grader's model against the account's deployments: only it can refuse an unknown one.
@@ -47,3 +48,14 @@ def test_item_fields_are_the_item_references_of_every_template() -> None:
     """The fields a test set's items must hold: every ``{{item.<path>}}`` of the graders and the prompt."""
     prompt = [{"role": "user", "content": {"type": "input_text", "text": "{{ item.question }} {{sample.output_text}}"}}]
     assert item_fields([CRITERIA, prompt]) == {"answer", "question"}
+
+
+def test_an_improvement_exactly_at_the_minimum_meets_the_gate() -> None:
+    """0.7 against a baseline of 0.2 is an improvement of 0.5: it meets a minimum of 0.5 (no float rounding miss)."""
+    outputs = {"pass_rate": 0.7, "baseline_pass_rate": 0.2, "pass_rates": {"a": 0.7}, "baseline_pass_rates": {"a": 0.2}}
+    assert gate_misses({"min_improvement_over_baseline": 0.5}, outputs) == []
+    assert gate_misses({"min_improvement_over_baseline": {"a": 0.5}}, outputs) == []
+    assert gate_misses({"min_improvement_over_baseline": 0.51}, outputs) == [
+        "pass rate (0 of 0 items passed every criterion) 0.7 vs the baseline's 0.2: an improvement of +0.5, "
+        "below the minimum +0.51"
+    ]

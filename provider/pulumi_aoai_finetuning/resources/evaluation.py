@@ -124,12 +124,13 @@ def gate_misses(gate: dict[str, Any] | None, outputs: dict[str, Any]) -> list[st
             label = f"pass rate ({counts.get('passed', 0)} of {counts.get('total', 0)} items passed every criterion)"
             checks = [(label, outputs.get("pass_rate") or 0.0, outputs.get("baseline_pass_rate"), value)]
         for what, rate, base, limit in checks:
+            gain = round(rate - (base or 0.0), 6)  # 0.7 - 0.2 is 0.5, not 0.49999999999999994
             if key == "min_pass_rate" and rate < limit:
                 misses.append(f"{what} {rate:g}, below the minimum {limit:g}")
-            elif key == "min_improvement_over_baseline" and rate - (base or 0.0) < limit:
+            elif key == "min_improvement_over_baseline" and gain < limit:
                 misses.append(
-                    f"{what} {rate:g} vs the baseline's {base or 0.0:g}: an improvement of "
-                    f"{rate - (base or 0.0):+g}, below the minimum {limit:+g}"
+                    f"{what} {rate:g} vs the baseline's {base or 0.0:g}: an improvement of {gain:+g}, "
+                    f"below the minimum {limit:+g}"
                 )
     return misses
 
