@@ -1,4 +1,7 @@
-"""Promotion: the ``dev`` stack trains and gates; the ``prod`` stack deploys dev's model without retraining.
+"""Promotion: the ``dev`` stack trains, gates and evaluates; the ``prod`` stack deploys dev's model without retraining.
+
+dev exports its model only once an ``Evaluation`` of its ``candidate`` deployment against the base model met its
+gate: an evaluation that misses fails dev's update, so the export prod reads is never the new model.
 
 ``prod`` reads the model and the account that holds it from the ``dev`` stack (a StackReference named by the
 ``devStack`` config), or from the ``sourceModel`` and ``sourceAccountId`` config when given: a promotion
@@ -10,12 +13,13 @@ from pathlib import Path
 import pulumi
 import pulumi_azure_native as azure_native
 
-from pulumi_aoai_finetuning import Deployment, FineTuningJob, TrainingFile
+from pulumi_aoai_finetuning import Deployment, Evaluation, FineTuningJob, TrainingFile
 
 config = pulumi.Config()
 stage = config.require("stage")
 location = config.get("location") or "eastus2"
 data = Path(__file__).resolve().parent.parent / "data"
+BASE_MODEL = "gpt-4o-mini-2024-07-18"
 
 group = azure_native.resources.ResourceGroup(f"rg-{stage}", location=location)
 account = azure_native.cognitiveservices.Account(
@@ -43,8 +47,45 @@ if stage == "dev":
             "min_full_valid_mean_token_accuracy": config.get_float("minValidAccuracy") or 0.5,
         },
     )
-    Deployment("candidate", account_id=account.id, deployment_name="candidate", model=job.fine_tuned_model)
-    pulumi.export("fine_tuned_model", job.fine_tuned_model)
+    candidate = Deployment("candidate", account_id=account.id, deployment_name="candidate", model=job.fine_tuned_model)
+    # The candidate answers the test set's questions beside the base model, in one eval; a missed gate stops here.
+    evaluation = Evaluation(
+        "candidate-vs-base",
+        endpoint=endpoint,
+        path=str(Path(__file__).resolve().parent / "evaluation.jsonl"),
+        model=candidate.deployment_name,
+        baseline_model=BASE_MODEL,
+        input_messages=[
+            {"role": "system", "content": "You are Quill, the support assistant for Quillnote."},
+            {"role": "user", "content": "{{item.question}}"},
+        ],
+        testing_criteria=[
+            {
+                "type": "string_check",
+                "name": "exact",
+                "input": "{{sample.output_text}}",
+                "reference": "{{item.answer}}",
+                "operation": "eq",
+            },
+            {
+                "type": "text_similarity",
+                "name": "close",
+                "input": "{{sample.output_text}}",
+                "reference": "{{item.answer}}",
+                "evaluation_metric": "fuzzy_match",
+                "pass_threshold": 0.8,
+            },
+        ],
+        gate={
+            "min_pass_rate": config.get_float("minPassRate") or 0.8,
+            "min_improvement_over_baseline": config.get_float("minImprovement") or 0.5,
+        },
+    )
+    # Exported through the evaluation: prod never reads a model whose evaluation missed its gate.
+    pulumi.export("fine_tuned_model", pulumi.Output.all(job.fine_tuned_model, evaluation.eval_id).apply(lambda v: v[0]))
+    pulumi.export(
+        "evaluation", {"pass_rate": evaluation.pass_rate, "baseline_pass_rate": evaluation.baseline_pass_rate}
+    )
     pulumi.export("source_account_id", account.id)
     pulumi.export("metrics", job.metrics)
 else:

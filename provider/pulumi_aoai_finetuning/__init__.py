@@ -1,4 +1,4 @@
-"""Azure OpenAI fine-tuning as Pulumi resources: datasets, jobs, checkpoint copies and deployments."""
+"""Azure OpenAI fine-tuning as Pulumi resources: datasets, jobs, checkpoint copies, deployments and evaluations."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ if TYPE_CHECKING:
         Deployment,
         DeploymentArgs,
         DpoMethodArgsDict,
+        Evaluation,
+        EvaluationArgs,
+        EvaluationGateArgsDict,
         FineTuningJob,
         FineTuningJobArgs,
         HyperparametersArgsDict,
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
         QualityGateArgsDict,
         RateLimitDict,
         ReinforcementMethodArgsDict,
+        ResultCountsDict,
         SupervisedMethodArgsDict,
         TrainingFile,
         TrainingFileArgs,
@@ -37,6 +41,9 @@ __all__ = [
     "Deployment",
     "DeploymentArgs",
     "DpoMethodArgsDict",
+    "Evaluation",
+    "EvaluationArgs",
+    "EvaluationGateArgsDict",
     "FineTuningJob",
     "FineTuningJobArgs",
     "HyperparametersArgsDict",
@@ -45,6 +52,7 @@ __all__ = [
     "QualityGateArgsDict",
     "RateLimitDict",
     "ReinforcementMethodArgsDict",
+    "ResultCountsDict",
     "SupervisedMethodArgsDict",
     "TrainingFile",
     "TrainingFileArgs",

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 
 from aoai_emulator import Limits
-from pulumi_aoai_finetuning import CheckpointCopy, Deployment, FineTuningJob, TrainingFile
+from pulumi_aoai_finetuning import CheckpointCopy, Deployment, Evaluation, FineTuningJob, TrainingFile
 from pulumi_aoai_finetuning.testing import (
     SECRET_CONFIG,
     CheckFailed,
@@ -27,6 +27,7 @@ from pulumi_aoai_finetuning.testing import (
     emulated_account,
 )
 from tests.emulator.support import chat_dataset
+from tests.resources.test_evaluation_grpc import EXACT, PROMPT, arithmetic_items
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 EXPECTED = json.loads((BAD / "EXPECTED.json").read_text())
@@ -89,6 +90,22 @@ def _dep(w: World, **extra: Any) -> dict[str, Any]:
 
 def _copy(w: World, **extra: Any) -> dict[str, Any]:
     return {"endpoint": w.account.endpoint, "job_id": "ftjob-1", "destination_account_id": w.account.id, **extra}
+
+
+def _eval(w: World, **extra: Any) -> dict[str, Any]:
+    return {
+        "endpoint": w.account.endpoint,
+        "name": "bad",
+        "path": str(arithmetic_items(w.tmp / "items.jsonl")),
+        "testing_criteria": [EXACT],
+        "input_messages": PROMPT,
+        "model": MODEL,
+        **extra,
+    }
+
+
+def _rft(grader: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "reinforcement", "reinforcement": {"grader": grader}}
 
 
 DATASET_CASES = [
@@ -210,6 +227,41 @@ INPUT_CASES = [
         lambda w: _dep(w, version_upgrade_option="Always"),
         "version_upgrade_option",
         "NoAutoUpgrade",
+    ),
+    Case(
+        "evaluation grader operation unknown",
+        Evaluation,
+        lambda w: _eval(w, testing_criteria=[{**EXACT, "operation": "contains"}]),
+        "testing_criteria[0].operation",
+        "eq, ne, like, ilike",
+    ),
+    Case(
+        "evaluation without testing criteria",
+        Evaluation,
+        lambda w: _eval(w, testing_criteria=None),
+        "testing_criteria",
+        "required",
+    ),
+    Case(
+        "evaluation gate above one",
+        Evaluation,
+        lambda w: _eval(w, gate={"min_pass_rate": 90}),
+        "gate.min_pass_rate",
+        "between 0 and 1",
+    ),
+    Case(
+        "evaluation item lacks a quoted field",
+        Evaluation,
+        lambda w: _eval(w, input_messages=[{"role": "user", "content": "{{item.prompt}}"}]),
+        "path",
+        "has no prompt",
+    ),
+    Case(
+        "job reinforcement grader of unknown type",
+        FineTuningJob,
+        lambda w: _job(w, method=_rft({"type": "python", "name": "p", "source": "x"})),
+        "method.reinforcement.grader.type",
+        "score_model",
     ),
     Case("copy job id malformed", CheckpointCopy, lambda w: _copy(w, job_id="job-1"), "job_id", "ftjob-"),
     Case(

@@ -1,7 +1,7 @@
 """Fault soak: every example converges under seeded faults on both planes, with no duplicates.
 
 Throttling, outages, lost answers, connection resets and latency; each run must end in the same state as a
-fault-free run, with no duplicate file, job, copy or deployment.
+fault-free run, with no duplicate file, job, copy, deployment, eval or eval run.
 
 ``make test`` runs one seed per example; ``make soak`` (``AOAI_SOAK=1``) runs ten.
 """
@@ -29,7 +29,7 @@ def fault_rules(seed: int) -> list[dict[str, Any]]:
         {"path": "/openai/", "status": 503, "probability": 0.04, "seed": seed + 1},
         {"path": "/openai/", "status": 500, "probability": 0.04, "seed": seed + 2},
         # The service did the work and the answer is lost: the case that duplicates paid jobs if unhandled.
-        {"path": "/openai/v1/(files|fine_tuning/jobs)$", "method": "POST", "status": 500, "when": "after",
+        {"path": "/openai/v1/(files|fine_tuning/jobs|evals|evals/[^/]+/runs)$", "method": "POST", "status": 500, "when": "after",
          "probability": 0.3, "seed": seed + 3},
         {"path": "/subscriptions/", "status": 429, "retry_after": 0.01, "probability": 0.08, "seed": seed + 4},
         {"path": "/subscriptions/", "status": 503, "probability": 0.04, "seed": seed + 5},
@@ -49,7 +49,17 @@ def end_state(state: dict[str, Any]) -> dict[str, Any]:
             for name, d in deployments_in(state).items()
         ),
         "copies": Counter((c["region"], c["status"]) for c in state["copies"].values()),
+        "evals": Counter(
+            (e["name"], tuple(sorted((r["model"], r["status"]) for r in e["_runs"].values())))
+            for e in evals_in(state).values()
+        ),
+        "test_sets": Counter((f["filename"].split(".")[0], f["bytes"]) for f in files_in(state, "evals").values()),
     }
+
+
+def evals_in(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every eval the emulator holds (with its runs), by id."""
+    return {eval_id: e for account in state["accounts"].values() for eval_id, e in account.get("evals", {}).items()}
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +92,8 @@ def test_example_converges_under_faults_without_duplicates(
         assert faults, "faults were injected"
         destroyed = life.destroy()
         assert deployments_in(destroyed.state) == {}
+        assert evals_in(destroyed.state) == {}
+        assert files_in(destroyed.state, "evals") == {}
         assert not [j for j in jobs_in(destroyed.state).values() if j["status"] in ("pending", "running")]
         _report(name, seed, len(life.emulator.requests()), faults)
     finally:

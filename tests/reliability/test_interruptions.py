@@ -44,9 +44,10 @@ from typing import Any
 
 import pytest
 
-from pulumi_aoai_finetuning import CheckpointCopy, Deployment, FineTuningJob, TrainingFile
+from pulumi_aoai_finetuning import CheckpointCopy, Deployment, Evaluation, FineTuningJob, TrainingFile
 from pulumi_aoai_finetuning.testing import SECRET_CONFIG, DynamicPlugin, EmulatedAccount, EngineReplay, emulated_account
 from tests.emulator.support import chat_dataset
+from tests.resources.test_evaluation_grpc import EXACT, PROMPT, arithmetic_items
 
 SOAK = os.environ.get("AOAI_SOAK") == "1"
 REPETITIONS = int(os.environ.get("AOAI_SOAK_SEEDS", "10")) if SOAK else 1
@@ -202,6 +203,36 @@ def _copied_models(state: dict[str, Any]) -> list[dict[str, Any]]:
     return list(_account(state, "reldest")["copied_models"].values())
 
 
+def _evals(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(_account(state).get("evals", {}).values())
+
+
+def _eval_runs(state: dict[str, Any]) -> list[dict[str, Any]]:
+    return [run for record in _evals(state) for run in record["_runs"].values()]
+
+
+def _eval_remote(state: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {"evals": _evals(state), "runs": _eval_runs(state), "test_files": _files(state, "evals")}
+
+
+def _eval_inputs(world: World) -> dict[str, Any]:
+    return {
+        "endpoint": world.acct.endpoint,
+        "name": "releval",
+        "path": str(arithmetic_items(world.tmp / "items.jsonl")),
+        "testing_criteria": [EXACT],
+        "input_messages": PROMPT,
+        "model": MODEL,
+    }
+
+
+def _up_evaluation(world: World, engine: EngineReplay) -> None:
+    with world.clock_running():
+        step = engine.up("eval", Evaluation, _eval_inputs(world))
+    assert step.state is not None
+    assert step.state.outputs["status"] == "completed"
+
+
 def _file_inputs(world: World, acct: EmulatedAccount | None = None) -> dict[str, Any]:
     return {"endpoint": (acct or world.acct).endpoint, "path": str(world.dataset)}
 
@@ -299,12 +330,18 @@ PUT_DEPLOYMENT = Mutation("PUT", r"/deployments/[^/]+$", (200, 201))
 DELETE_DEPLOYMENT = Mutation("DELETE", r"/deployments/[^/]+$", (202,))
 PATCH_DEPLOYMENT = Mutation("PATCH", r"/deployments/[^/]+$", (202,))
 COPY = Mutation("POST", r"/checkpoints/[^/]+/copy$", (200,))
+CREATE_EVAL = Mutation("POST", r"/evals$", (200, 201))
+START_RUN = Mutation("POST", r"/evals/[^/]+/runs$", (200, 201))
+DELETE_EVAL = Mutation("DELETE", r"/evals/[^/]+$", (200,))
 
 JOB_GET = r"/fine_tuning/jobs/[^/]+$"
 FILE_GET = r"/files/[^/]+$"
 OPERATION_GET = r"/operationStatuses/[^/]+$"
 OPERATION_RESULT_GET = r"/operationResults/[^/]+$"
 COPY_GET = r"/checkpoints/[^/]+/copy$"
+RUN_GET = r"/evals/[^/]+/runs/[^/]+$"
+# The test set is processed at once, so that a create with the clock stopped reaches the eval and its run.
+EVAL_TIMINGS = {"file_processing": 0.0}
 
 SCENARIOS: dict[str, Scenario] = {
     s.key: s
@@ -434,6 +471,30 @@ SCENARIOS: dict[str, Scenario] = {
             "reads the job, the destination's region, POSTs the copy, polls until Completed",
             two_accounts=True,
         ),
+        Scenario(
+            "evaluation",
+            "create",
+            "eval",
+            {"upload": UPLOAD, "create_eval": CREATE_EVAL, "start_run": START_RUN},
+            _nothing,
+            lambda w, e: e.up("eval", Evaluation, _eval_inputs(w)),
+            _eval_remote,
+            {"evals": 1, "runs": 1, "test_files": 1},
+            "uploads the test set, lists evals, creates the eval, lists its runs, starts one, polls until completed",
+            timings=EVAL_TIMINGS,
+        ),
+        Scenario(
+            "evaluation",
+            "delete",
+            "eval",
+            {"delete_eval": DELETE_EVAL, "delete_file": DELETE_FILE},
+            _up_evaluation,
+            lambda w, e: e.destroy("eval"),
+            _eval_remote,
+            {"evals": 0, "runs": 0, "test_files": 0},
+            "deletes the eval (its runs with it), then the test set it uploaded, waits until the file is gone",
+            timings=EVAL_TIMINGS,
+        ),
     )
 }
 
@@ -523,6 +584,16 @@ MATRIX: list[Case] = [
         ("checkpoint_copy-create", Point("before_request", hold=_held("GET", JOB_GET), at_kill={"copy": 0})),
         ("checkpoint_copy-create", Point("after_accept", hold=_held("POST", COPY.path, when="after"), at_kill={"copy": 1})),
         ("checkpoint_copy-create", Point("while_waiting", after="copy", poll=COPY_GET, at_kill={"copy": 1})),
+        # Evaluation create: GET files (list) -> POST files -> GET file -> GET evals -> POST evals -> GET runs -> POST runs
+        # -> GET run until completed
+        ("evaluation-create", Point("before_request", hold=_held("GET", r"/files$"), at_kill={"upload": 0, "create_eval": 0, "start_run": 0})),
+        ("evaluation-create", Point("after_accept", hold=_held("POST", CREATE_EVAL.path, when="after"), at_kill={"upload": 1, "create_eval": 1, "start_run": 0})),
+        ("evaluation-create", Point("after_accept_run", hold=_held("POST", START_RUN.path, when="after"), at_kill={"create_eval": 1, "start_run": 1})),
+        ("evaluation-create", Point("while_waiting", after="start_run", poll=RUN_GET, at_kill={"create_eval": 1, "start_run": 1})),
+        # Evaluation delete: DELETE evals/{id} (nothing precedes it) -> DELETE files/{id} -> GET files/{id} until 404
+        ("evaluation-delete", Point("before_request", hold=_held("DELETE", DELETE_EVAL.path), at_kill={"delete_eval": 0, "delete_file": 0})),
+        ("evaluation-delete", Point("after_accept", hold=_held("DELETE", DELETE_EVAL.path, when="after"), at_kill={"delete_eval": 1, "delete_file": 0})),
+        ("evaluation-delete", Point("after_accept_file", hold=_held("DELETE", DELETE_FILE.path, when="after"), at_kill={"delete_eval": 1, "delete_file": 1})),
     )
 ]  # fmt: skip
 
@@ -540,6 +611,7 @@ def seeds() -> list[int]:
 # --- what a run leaves: counts of accepted mutations, and a fingerprint of the end state ------------------------
 
 ID_RE = re.compile(r"\b(file|ftjob|ftchkpt|ftevent)-[0-9a-f]{32}\b")
+EVAL_ID_RE = re.compile(r"\b(eval|evalrun|outputitem)_[0-9a-f]{32}\b")
 MODEL_RE = re.compile(r"\.ft-[0-9a-f]{32}")
 PORT_RE = re.compile(r"127\.0\.0\.1:\d+")
 VOLATILE = frozenset({"created_at", "finished_at", "estimated_finish", "path", "startTime", "endTime"})
@@ -552,7 +624,8 @@ def normalize(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [normalize(v) for v in value]
     if isinstance(value, str):
-        return PORT_RE.sub("127.0.0.1:*", MODEL_RE.sub(".ft-*", ID_RE.sub(r"\1-*", value)))
+        value = EVAL_ID_RE.sub(r"\1_*", ID_RE.sub(r"\1-*", value))
+        return PORT_RE.sub("127.0.0.1:*", MODEL_RE.sub(".ft-*", value))
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

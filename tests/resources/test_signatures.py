@@ -14,6 +14,8 @@ from pulumi_aoai_finetuning import (
     CheckpointCopyArgs,
     Deployment,
     DeploymentArgs,
+    Evaluation,
+    EvaluationArgs,
     FineTuningJob,
     FineTuningJobArgs,
     HyperparametersArgsDict,
@@ -21,13 +23,14 @@ from pulumi_aoai_finetuning import (
     TrainingFile,
     TrainingFileArgs,
 )
-from pulumi_aoai_finetuning.resources import checkpoint_copy, deployment, fine_tuning_job, training_file
+from pulumi_aoai_finetuning.resources import checkpoint_copy, deployment, evaluation, fine_tuning_job, training_file
 
 RESOURCES = [
     (TrainingFile, TrainingFileArgs, training_file.INPUTS, {"endpoint"}),
     (FineTuningJob, FineTuningJobArgs, fine_tuning_job.INPUTS, {"endpoint", "model", "training_file"}),
     (CheckpointCopy, CheckpointCopyArgs, checkpoint_copy.INPUTS, {"endpoint", "job_id", "destination_account_id"}),
     (Deployment, DeploymentArgs, deployment.INPUTS, {"account_id", "deployment_name", "model"}),
+    (Evaluation, EvaluationArgs, evaluation.INPUTS, {"endpoint", "model", "testing_criteria", "input_messages"}),
 ]
 IDS = [r[0].__name__ for r in RESOURCES]
 

@@ -1,4 +1,4 @@
-"""``aoai-ft report``: a job's final and best metrics, its checkpoints, and its training curves."""
+"""``aoai-ft report``: a job's final and best metrics, its checkpoints, its training curves and its evaluations."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..client import final_metrics
-from . import charts, connection, tables
+from . import charts, connection, evaluations, tables
 from .connection import CliError
 from .formatting import number, timestamp
 
@@ -61,6 +61,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     connection.add_arguments(p, job=True)
     p.add_argument("--out", type=Path, metavar="PNG", help="draw the training curves to this PNG file")
     p.add_argument("--html", type=Path, metavar="HTML", help="write an HTML report (tables and curves) to this file")
+    p.add_argument(
+        "--eval",
+        action="append",
+        default=[],
+        metavar="EVAL_ID",
+        help="add this eval's results (pass rates of the model and its baseline); with --stack, the stack's "
+        "Evaluation resources and eval_ outputs are added without it",
+    )
     return p
 
 
@@ -73,6 +81,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print()
     console.print(metrics_table(metrics))
     print_checkpoints(console, results.checkpoints)
+    evaluated = _evaluations(args, target)
+    evaluations.print_evaluations(console, evaluated)
     steps = [float(c["step_number"]) for c in results.checkpoints if isinstance(c.get("step_number"), int | float)]
     image: bytes | None = None
     if args.out is not None:
@@ -101,9 +111,24 @@ def run(args: argparse.Namespace, console: Console) -> int:
             charts.draw(results.rows, steps, buffer, results.title)
             image = buffer.getvalue()
         args.html.parent.mkdir(parents=True, exist_ok=True)
-        args.html.write_text(html_report(results, metrics, args.html, args.out, image), encoding="utf-8")
+        page = html_report(
+            results, metrics, args.html, args.out, image, evaluated=evaluations.html_evaluations(evaluated)
+        )
+        args.html.write_text(page, encoding="utf-8")
         console.print(Text(f"report: {args.html}", style="bold"))
     return 0
+
+
+def _evaluations(args: argparse.Namespace, target: connection.Target) -> list[evaluations.EvaluationResult]:
+    """The evals named by ``--eval`` and those the stack holds, read from the job's account."""
+    ids = list(args.eval) + (evaluations.stack_eval_ids(args.stack) if args.stack else [])
+    if not ids:
+        return []
+    client = target.client()
+    try:
+        return evaluations.fetch_evaluations(client, list(dict.fromkeys(ids)))
+    finally:
+        client.close()
 
 
 def fetch(target: connection.Target) -> Results:
@@ -209,7 +234,13 @@ def _float(value: Any) -> float | None:
 
 
 def html_report(
-    results: Results, metrics: Sequence[Metric], html_path: Path, png_path: Path | None, image: bytes | None
+    results: Results,
+    metrics: Sequence[Metric],
+    html_path: Path,
+    png_path: Path | None,
+    image: bytes | None,
+    *,
+    evaluated: str = "",
 ) -> str:
     """A self-contained HTML page: job facts, the curves (a relative link to the PNG, or the PNG inline), tables."""
     if png_path is not None:
@@ -263,6 +294,7 @@ img {{ max-width: 100%; }}
 <table><tr><th>metric</th><th>final</th><th>best</th><th>best at step</th></tr>{metric_rows}</table>
 <h2>Checkpoints</h2>
 <table><tr><th>step</th><th>checkpoint model</th>{checkpoint_head}</tr>{checkpoint_rows}</table>
+{evaluated}
 </body>
 </html>
 """

@@ -2,18 +2,21 @@
 
 from .checkpoint_copy import CheckpointCopy, CheckpointCopyArgs, CheckpointCopyProvider
 from .deployment import Deployment, DeploymentArgs, DeploymentProvider
+from .evaluation import Evaluation, EvaluationArgs, EvaluationProvider
 from .fine_tuning_job import FineTuningJob, FineTuningJobArgs, FineTuningJobProvider
 from .shapes import (
     CheckpointDict,
     CopiedAccountDetailDict,
     DatasetDict,
     DpoMethodArgsDict,
+    EvaluationGateArgsDict,
     HyperparametersArgsDict,
     JobErrorDict,
     MethodArgsDict,
     QualityGateArgsDict,
     RateLimitDict,
     ReinforcementMethodArgsDict,
+    ResultCountsDict,
     SupervisedMethodArgsDict,
 )
 from .training_file import TrainingFile, TrainingFileArgs, TrainingFileProvider
@@ -29,6 +32,10 @@ __all__ = [
     "DeploymentArgs",
     "DeploymentProvider",
     "DpoMethodArgsDict",
+    "Evaluation",
+    "EvaluationArgs",
+    "EvaluationGateArgsDict",
+    "EvaluationProvider",
     "FineTuningJob",
     "FineTuningJobArgs",
     "FineTuningJobProvider",
@@ -38,6 +45,7 @@ __all__ = [
     "QualityGateArgsDict",
     "RateLimitDict",
     "ReinforcementMethodArgsDict",
+    "ResultCountsDict",
     "SupervisedMethodArgsDict",
     "TrainingFile",
     "TrainingFileArgs",

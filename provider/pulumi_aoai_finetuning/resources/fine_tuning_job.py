@@ -24,6 +24,7 @@ from ..client import (
 )
 from ..client.status import JOB_DEAD, JOB_PAUSED, JOB_TERMINAL
 from ..client.waiting import adopt_or_create, poll_until
+from ..graders import check_reinforcement
 from ..inputs import Failures, check_endpoint, check_number, diff, in_place, is_unknown, user_inputs
 from ._common import Provider, resource_props
 from .shapes import (
@@ -202,6 +203,8 @@ class FineTuningJobProvider(Provider):
                 _check_hyperparameters(
                     failures, f"method.{kind}.hyperparameters", m[kind].get("hyperparameters"), settings
                 )
+            if kind == "reinforcement" and isinstance(m, dict):
+                check_reinforcement(failures, m.get("reinforcement"))
         training_type = news.get("training_type")
         if training_type is not None and not is_unknown(training_type):
             if str(training_type).lower() not in WIRE_TRAINING_TYPES:

@@ -15,12 +15,14 @@ __all__ = [
     "CopiedAccountDetailDict",
     "DatasetDict",
     "DpoMethodArgsDict",
+    "EvaluationGateArgsDict",
     "HyperparametersArgsDict",
     "JobErrorDict",
     "MethodArgsDict",
     "QualityGateArgsDict",
     "RateLimitDict",
     "ReinforcementMethodArgsDict",
+    "ResultCountsDict",
     "SupervisedMethodArgsDict",
 ]
 
@@ -166,3 +168,29 @@ class CopiedAccountDetailDict(TypedDict, total=False):
     """The destination's region."""
     status: str
     """``NotStarted``, ``Running``, ``Completed`` or ``Failed``."""
+
+
+class EvaluationGateArgsDict(TypedDict, total=False):
+    """What an Evaluation must reach; a miss fails its create or update, so nothing downstream changes.
+
+    Each threshold is a number (for the overall pass rate: items that pass every criterion) or a map of
+    criterion name to number (that criterion's pass rate). Rates are fractions from 0 to 1.
+    """
+
+    min_pass_rate: pulumi.Input[float | dict[str, float]]
+    """The lowest acceptable pass rate of the model under test."""
+    min_improvement_over_baseline: pulumi.Input[float | dict[str, float]]
+    """How far the model's pass rate must be above the baseline model's (needs ``baseline_model``)."""
+
+
+class ResultCountsDict(TypedDict):
+    """How the items of one evaluation run fared (output)."""
+
+    total: int
+    """Items graded."""
+    passed: int
+    """Items that passed every criterion."""
+    failed: int
+    """Items that failed a criterion."""
+    errored: int
+    """Items the model could not be asked (their prompt came out empty)."""
