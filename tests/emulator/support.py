@@ -142,3 +142,9 @@ def grant_copy(client: httpx2.Client, source_id: str, dest_id: str, scope: str |
     )
     assert assigned.status_code in (200, 201), assigned.text
     return principal
+
+
+def allow_copy(arm_url: str, source_id: str, dest_id: str) -> str:
+    """:func:`grant_copy` through the emulator's ARM at ``arm_url`` (e.g. an ``EmulatedAccount``'s ``arm_endpoint``)."""
+    with httpx2.Client(base_url=arm_url, timeout=30) as client:
+        return grant_copy(client, source_id, dest_id)
