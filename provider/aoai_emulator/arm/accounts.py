@@ -204,8 +204,8 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
     ):
         raise errors.arm_conflict(
             "CustomDomainInUse",
-            f"The subdomain name '{name}' is already in use by another account; the emulator routes by account name, "
-            "so names are unique across subscriptions.",
+            f"The account name '{name}' is already used by an account in another resource group; the emulator keeps "
+            "accounts by name, so names are unique across subscriptions. Pick another name.",
         )
     if existing is not None:
         if existing["properties"]["provisioningState"] != "Succeeded":
