@@ -173,3 +173,27 @@ def test_a_subdomain_is_set_once(http: httpx2.Client) -> None:
     assert kept.json()["properties"]["customSubDomainName"] == "later-sub"
     bad = _create(http, "badsub", customSubDomainName="-no-")
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "InvalidSubDomainName")
+
+
+def test_a_restored_account_answers_at_its_subdomain_again(http: httpx2.Client) -> None:
+    """Soft-deleted: its subdomain answers 404; restored (``restore: true``): the same endpoint and key work again."""
+    endpoint = _create(http, "comeback", customSubDomainName="comeback-sub").json()["properties"]["endpoint"]
+    key = _key(http, "comeback")
+    assert _arm(http, "DELETE", "comeback").status_code == 202
+    assert _arm(http, "GET", "comeback").status_code == 404
+    gone = http.get("/comeback-sub/openai/files", params={"api-version": DATED}, headers=key)
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "404")
+    restored = _create(http, "comeback", restore=True)
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["properties"]["endpoint"] == endpoint
+    assert http.get("/comeback-sub/openai/files", params={"api-version": DATED}, headers=key).status_code == 200
+
+
+def test_the_admin_api_seeds_a_regional_account_on_request(emulator: Emulator, http: httpx2.Client) -> None:
+    """Seeded accounts take their name as subdomain; ``regional`` seeds one reachable by key at its region only."""
+    base = str(http.base_url).rstrip("/")
+    assert emulator.seed_account("seeded-named")["endpoint"] == f"{base}/seeded-named/"
+    seeded = http.post("/_emulator/accounts", json={"name": "seeded-regional", "location": "westus", "regional": True})
+    assert seeded.json()["endpoint"] == f"{base}/_regional/westus/"
+    listed = http.get("/_regional/westus/openai/v1/files", headers={"api-key": seeded.json()["keys"][0]})
+    assert listed.status_code == 200
