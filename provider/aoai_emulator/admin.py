@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import entra, errors, lifecycle, rbac
+from . import endpoints, entra, errors, lifecycle, rbac
 from .arm import accounts
 from .faults import parse_rule
 from .http import Call, Reply
@@ -26,13 +26,25 @@ def seed_account(
     location: str = "eastus2",
     subscription: str = DEFAULT_SUBSCRIPTION,
     group: str = DEFAULT_GROUP,
+    *,
+    regional: bool = False,
 ) -> dict[str, Any]:
-    """Create a ready account without ARM; returns its endpoint, keys and ARM id."""
+    """Create a ready account without ARM; returns its endpoint, keys and ARM id.
+
+    A seeded account has its name as custom subdomain, as a stack ready for Microsoft Entra ID would set it up;
+    ``regional`` seeds one without, reachable at its region's endpoint with a key only, like an ARM create
+    that leaves ``customSubDomainName`` out.
+    """
     account = svc.accounts.get(name.lower())
     if account is None:
         if not accounts.NAME_RE.match(name):
             raise errors.invalid_payload(f"'{name}' is not a valid account name.", "name")
-        account = accounts.new_account(svc, name=name, sub=subscription, group=group, location=location)
+        props = {} if regional else {"customSubDomainName": name}
+        if not regional:
+            endpoints.claim(svc, name, name, None)
+        account = accounts.new_account(
+            svc, name=name, sub=subscription, group=group, location=location, properties=props
+        )
     return describe_account(svc, account)
 
 
@@ -42,7 +54,7 @@ def describe_account(svc: Service, account: dict[str, Any]) -> dict[str, Any]:
         "name": account["name"],
         "id": accounts.account_id(account),
         "location": account["location"],
-        "endpoint": svc.endpoint(account["name"]),
+        "endpoint": svc.endpoint(account),
         "keys": list(account["keys"]),
     }
 
@@ -146,6 +158,7 @@ def dispatch(svc: Service, call: Call) -> Reply:
                     str(body.get("location", "eastus2")),
                     str(body.get("subscription", DEFAULT_SUBSCRIPTION)),
                     str(body.get("resource_group", DEFAULT_GROUP)),
+                    regional=body.get("regional") is True,
                 ),
             )
     if path == "/principals" and method == "POST":

@@ -38,7 +38,8 @@ def _jwt_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
-def _bearer(headers: dict[str, str]) -> str | None:
+def bearer(headers: dict[str, str]) -> str | None:
+    """The bearer token of an ``Authorization`` header, if there is one."""
     value = headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -67,7 +68,7 @@ def check_data_plane(account: Obj, headers: dict[str, str], signer: Signer | Non
         if api_key not in keys:
             raise errors.access_denied()
         return None
-    token = _bearer(headers)
+    token = bearer(headers)
     if token is None:
         raise errors.access_denied()
     if token in keys:
@@ -92,7 +93,7 @@ def check_arm(headers: dict[str, str], signer: Signer | None = None) -> str | No
     """
     if "authorization" not in headers:
         raise errors.arm_auth_missing()
-    token = _bearer(headers)
+    token = bearer(headers)
     if token is None:
         raise errors.arm_auth_invalid("The access token is missing or malformed; send 'Authorization: Bearer <token>'.")
     try:

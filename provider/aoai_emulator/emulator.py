@@ -54,7 +54,7 @@ class Emulator:
         """The current state (a live reference: read, do not change)."""
         return self.service.store.data
 
-    def seed_account(self, name: str, location: str = "eastus2", **kwargs: str) -> dict[str, Any]:
+    def seed_account(self, name: str, location: str = "eastus2", **kwargs: Any) -> dict[str, Any]:
         """Create a ready account without ARM; returns its endpoint, keys and ARM id."""
         with self.service.lock:
             if self._servers:

@@ -62,6 +62,7 @@ ROLES: dict[str, Role] = {
     ),
 }
 BY_NAME = {role.name.lower(): role_id for role_id, role in ROLES.items()}
+AZURE_AI_USER = "53ca6127-db72-4b80-b1b0-d745d6d5456d"
 
 
 def role_definition_id(sub: str, role_id: str) -> str:
@@ -100,6 +101,19 @@ def _roles_at(svc: Service, principal: str, resource: str) -> list[Role]:
         if props["principalId"] == principal and role_id is not None and _within(props["scope"], resource):
             out.append(ROLES[role_id])
     return out
+
+
+def holds(svc: Service, principals: set[str], resource: str, role_id: str) -> bool:
+    """True when one of ``principals`` is assigned the built-in role ``role_id`` at ``resource`` or above it."""
+    for a in assignments(svc).values():
+        props = a["properties"]
+        if (
+            props["principalId"] in principals
+            and role_id_of(props["roleDefinitionId"]) == role_id
+            and _within(props["scope"], resource)
+        ):
+            return True
+    return False
 
 
 def allows(svc: Service, principal: str, resource: str, action: str, *, data: bool) -> bool:

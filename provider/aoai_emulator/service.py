@@ -55,9 +55,11 @@ class Service:
         found: dict[str, Obj] = self.store.data["accounts"]
         return found
 
-    def endpoint(self, account_name: str) -> str:
-        """The data-plane endpoint of an account, as ARM reports it."""
-        return f"{self.base_url}/{account_name}/"
+    def endpoint(self, account: Obj) -> str:
+        """The data-plane endpoint of an account, as ARM reports it: its custom subdomain's, or its region's."""
+        from .endpoints import endpoint  # noqa: PLC0415 - endpoints imports this module
+
+        return endpoint(self.base_url, account)
 
     def log(self, entry: dict[str, Any]) -> None:
         """Remember a served request for ``GET /_emulator/requests``."""

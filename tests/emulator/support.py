@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ SUB = "11111111-2222-3333-4444-555555555555"
 ARM_HEADERS = {"Authorization": "Bearer emulator-test-token"}
 ACCOUNT_API = "2025-06-01"
 GROUP_API = "2024-03-01"
+AUTHORIZATION_API = "2022-04-01"
+AZURE_AI_USER = "53ca6127-db72-4b80-b1b0-d745d6d5456d"  # built-in role id (learn.microsoft.com, "Azure built-in roles")
 EMULATOR_BIN = Path(sys.executable).parent / "aoai-emulator"
 
 
@@ -108,3 +111,40 @@ class StaticTokenCredential:
         from azure.core.credentials import AccessToken
 
         return AccessToken("emulator-opaque-token", int(time.time()) + 3600)
+
+
+def grant_copy(client: httpx2.Client, source_id: str, dest_id: str, scope: str | None = None) -> str:
+    """Let the account ``source_id`` copy checkpoints into ``dest_id``, as Azure requires, through ARM only.
+
+    Gives the source a system-assigned identity (kept if it has one) and assigns that identity *Azure AI User* at
+    ``scope`` (the destination account unless given, e.g. its resource group). Returns the identity's principal id.
+    """
+    sub = source_id.split("/")[2]
+    patched = client.patch(
+        source_id,
+        params={"api-version": ACCOUNT_API},
+        json={"identity": {"type": "SystemAssigned"}},
+        headers=ARM_HEADERS,
+    )
+    assert patched.status_code == 200, patched.text
+    principal = str(patched.json()["identity"]["principalId"])
+    assigned = client.put(
+        f"{scope or dest_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+        params={"api-version": AUTHORIZATION_API},
+        json={
+            "properties": {
+                "roleDefinitionId": f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{AZURE_AI_USER}",
+                "principalId": principal,
+                "principalType": "ServicePrincipal",
+            }
+        },
+        headers=ARM_HEADERS,
+    )
+    assert assigned.status_code in (200, 201), assigned.text
+    return principal
+
+
+def allow_copy(arm_url: str, source_id: str, dest_id: str) -> str:
+    """:func:`grant_copy` through the emulator's ARM at ``arm_url`` (e.g. an ``EmulatedAccount``'s ``arm_endpoint``)."""
+    with httpx2.Client(base_url=arm_url, timeout=30) as client:
+        return grant_copy(client, source_id, dest_id)

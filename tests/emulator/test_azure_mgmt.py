@@ -85,7 +85,12 @@ def test_mgmt_client_creates_account_deploys_a_fine_tuned_model_and_deletes_it(
     account = mgmt.accounts.begin_create(
         GROUP,
         "mgmtacct",
-        Account(location="eastus2", kind="OpenAI", sku=Sku(name="S0"), properties=AccountProperties()),
+        Account(
+            location="eastus2",
+            kind="OpenAI",
+            sku=Sku(name="S0"),
+            properties=AccountProperties(custom_sub_domain_name="mgmtacct"),
+        ),
     ).result()
     assert account.properties.provisioning_state == "Succeeded"
     assert account.properties.endpoint == f"{tls_server.url}/mgmtacct/"

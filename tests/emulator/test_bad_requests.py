@@ -13,7 +13,7 @@ import pytest
 
 from aoai_emulator import Emulator, create_emulator
 
-from .support import ARM_HEADERS, account_path, arm_group, chat_dataset
+from .support import ARM_HEADERS, account_path, arm_group, chat_dataset, grant_copy
 
 PREVIEW = "2025-04-01-preview"
 GA = "2024-10-21"
@@ -77,6 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             )
         world.ids["done_job"] = done
         world.ids["pending_job"] = _job(client, "bra", key, world.ids["ok_file"])
+        grant_copy(client, a["id"], c["id"])
         c_key = c["keys"][0]
         _job(client, "brc", c_key, _upload(client, "brc", c_key, "good.jsonl", good))
         cps = client.get(f"/bra/openai/v1/fine_tuning/jobs/{done}/checkpoints", headers={"api-key": key}).json()["data"]

@@ -17,7 +17,7 @@ import httpx2
 import openai
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-from azure.identity import ClientSecretCredential
+from azure.identity import ClientSecretCredential, DefaultAzureCredential, get_bearer_token_provider
 from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
 from azure.mgmt.cognitiveservices.models import Account, AccountProperties, Identity, Sku, UserAssignedIdentity
 
@@ -243,3 +243,43 @@ def test_an_account_takes_a_user_assigned_identity_with_that_identitys_ids(
                 ),
             ).result()
         assert info.value.status_code == 400
+
+
+def test_default_azure_credential_from_the_environment_gets_tokens_over_tls(
+    server: tuple[RunningCli, str], account: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DefaultAzureCredential, configured only by EnvironmentCredential's variables, signs data-plane and ARM calls.
+
+    MSAL validates an authority it does not know at login.microsoftonline.com's instance discovery, which the
+    emulator cannot answer for; ``disable_instance_discovery=True`` is the one change a program needs.
+    """
+    running, ca = server
+    reader = _principal(
+        server,
+        "env-reader",
+        [
+            {"role": "Cognitive Services OpenAI User", "scope": account["id"]},
+            {"role": "Reader", "scope": account["id"]},
+        ],
+    )
+    for name, value in {
+        "AZURE_AUTHORITY_HOST": running.url,
+        "AZURE_TENANT_ID": reader["tenant_id"],
+        "AZURE_CLIENT_ID": reader["client_id"],
+        "AZURE_CLIENT_SECRET": reader["client_secret"],
+        "REQUESTS_CA_BUNDLE": ca,  # MSAL's requests session
+        "SSL_CERT_FILE": ca,  # openai's httpx client
+    }.items():
+        monkeypatch.setenv(name, value)
+    credential = DefaultAzureCredential(disable_instance_discovery=True)
+    token = credential.get_token(DATA_SCOPE)
+    assert token.token.count(".") == 2
+    with openai.AzureOpenAI(
+        azure_endpoint=account["endpoint"],
+        azure_ad_token_provider=get_bearer_token_provider(credential, DATA_SCOPE),
+        api_version="2025-04-01-preview",
+        max_retries=0,
+    ) as client:
+        assert isinstance(list(client.files.list()), list)
+    with _mgmt(server, credential) as mgmt:  # type: ignore[arg-type]
+        assert mgmt.accounts.get(GROUP, "entraacct").properties.custom_sub_domain_name == "entraacct"

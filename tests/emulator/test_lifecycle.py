@@ -13,7 +13,7 @@ import pytest
 
 from aoai_emulator import Emulator, create_emulator
 
-from .support import ARM_HEADERS, chat_dataset
+from .support import ARM_HEADERS, chat_dataset, grant_copy
 
 API = "2025-04-01-preview"
 ARM_API = "2025-06-01"
@@ -170,7 +170,7 @@ def test_admin_can_fail_a_job_which_then_carries_an_error(immediate: Emulator, t
 
 
 def test_checkpoint_copy_makes_the_model_deployable_in_the_destination(immediate: Emulator, tmp_path: Path) -> None:
-    """A copy to another region goes InProgress then Completed, and the destination can then deploy the model."""
+    """Refused until the source's identity holds Azure AI User on the destination; then InProgress, Completed, deployable."""
     src, dest = Api(immediate, "copysrc", "eastus2"), Api(immediate, "copydst", "swedencentral")
     model = _trained_model(src, tmp_path)
     assert dest.deploy("early", model).json()["error"]["code"] == "DeploymentModelNotSupported"
@@ -182,6 +182,9 @@ def test_checkpoint_copy_makes_the_model_deployable_in_the_destination(immediate
     copy_path = f"/fine_tuning/jobs/{job_id}/checkpoints/{checkpoint}/copy"
     header = {"aoai-copy-ft-checkpoints": "preview"}
     body = {"destinationResourceId": dest.account["id"], "region": "swedencentral"}
+    refused = src.data("POST", copy_path, v1=True, headers=header, json=body)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "PermissionDenied")
+    grant_copy(src.http, src.account["id"], dest.account["id"])
     started = src.data("POST", copy_path, v1=True, headers=header, json=body)
     assert started.status_code == 200
     assert started.json()["copiedAccountDetails"][0]["status"] == "InProgress"

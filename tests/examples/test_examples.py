@@ -201,7 +201,10 @@ def test_quickstart_deploys_its_gated_model_on_its_own_account(lifecycles: Lifec
     up = quickstart.up()
     outputs = up.results["dev"].outputs
     (account,) = up.state["accounts"].values()
-    assert outputs["endpoint"] == f"{quickstart.url}/{account['name']}/"
+    # The endpoint ARM reports: the custom subdomain's when the account has one, else its region's shared one.
+    subdomain = account["properties"].get("customSubDomainName")
+    expected = f"/{subdomain}/" if subdomain else f"/_regional/{account['location']}/"
+    assert outputs["endpoint"] == quickstart.url + expected
     deployment = account["deployments"][outputs["deployment_name"]]
     assert deployment["properties"]["model"]["name"] == outputs["fine_tuned_model"]
     (job,) = account["jobs"].values()

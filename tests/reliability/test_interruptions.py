@@ -46,7 +46,7 @@ import pytest
 
 from pulumi_aoai_finetuning import CheckpointCopy, Deployment, Evaluation, FineTuningJob, TrainingFile
 from pulumi_aoai_finetuning.testing import SECRET_CONFIG, DynamicPlugin, EmulatedAccount, EngineReplay, emulated_account
-from tests.emulator.support import chat_dataset
+from tests.emulator.support import allow_copy, chat_dataset
 from tests.resources.test_evaluation_grpc import EXACT, PROMPT, arithmetic_items
 
 SOAK = os.environ.get("AOAI_SOAK") == "1"
@@ -94,6 +94,8 @@ class World:
             self.dest: EmulatedAccount | None = (
                 self.acct.another("reldest", "swedencentral") if scenario.two_accounts else None
             )
+            if self.dest is not None:  # Azure AI User for the source's identity, before anything is measured
+                allow_copy(self.acct.arm_endpoint, self.acct.id, self.dest.id)
         except BaseException:
             self._stack.close()
             raise

@@ -13,6 +13,7 @@ import pytest
 
 from pulumi_aoai_finetuning import CheckpointCopy, Deployment, FineTuningJob, TrainingFile
 from pulumi_aoai_finetuning.testing import UNKNOWN, CheckFailed, EmulatedAccount, EngineReplay, emulated_account
+from tests.emulator.support import allow_copy
 
 from .conftest import DATED, PluginFactory
 
@@ -156,6 +157,7 @@ def test_checkpoint_copy_then_deploy_in_the_destination_region(make_plugin: Plug
     """Train in one region, copy the model to another account, deploy it there; refresh and destroy behave."""
     with emulated_account("copysource", "eastus2", seed=303) as source:
         dest = source.another("copydest", "swedencentral")
+        allow_copy(source.arm_endpoint, source.id, dest.id)  # Azure AI User for the source's identity
         keys = json.dumps({source.endpoint: source.key, dest.endpoint: dest.key})
         engine = EngineReplay(make_plugin(source, **{"azure-openai:apiKeys": keys, "azure-openai:apiVersion": DATED}))
         job = _train(engine, source, dataset)

@@ -12,6 +12,7 @@ import pytest
 from pulumi_aoai_finetuning import CheckpointCopy, Deployment, FineTuningJob, TrainingFile
 from pulumi_aoai_finetuning.client import ApiKeyAuth, DataPlaneClient
 from pulumi_aoai_finetuning.testing import EmulatedAccount, EngineReplay, emulated_account
+from tests.emulator.support import allow_copy
 
 from .conftest import DATED, PluginFactory
 
@@ -75,6 +76,7 @@ def test_copy_without_checkpoint_goes_by_checkpoint_id(make_plugin: PluginFactor
     """The job's final model is resolved through the checkpoints list: the copy URL carries ``ftchkpt-...``."""
     with emulated_account("wiresource", "eastus2", seed=311) as source:
         dest = source.another("wiredest", "swedencentral")
+        allow_copy(source.arm_endpoint, source.id, dest.id)  # Azure AI User for the source's identity
         keys = json.dumps({source.endpoint: source.key, dest.endpoint: dest.key})
         engine = EngineReplay(make_plugin(source, **{"azure-openai:apiKeys": keys, "azure-openai:apiVersion": DATED}))
         job = _train(engine, source, dataset)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import errors
+from .. import endpoints, errors
 from ..http import Call, Reply
 from ..ids import new_api_key
 from ..service import Service
@@ -16,6 +16,11 @@ from .identity import apply_identity
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,63}$")
 # Request-only properties: what the service computes, and `restore`, which asks for a restore and is not kept.
 _NOT_STORED = frozenset({"provisioningState", "restore", "deletionDate", "scheduledPurgeDate"})
+
+
+def _stored(props: dict[str, Any]) -> dict[str, Any]:
+    """The properties of a request the account keeps (a null subdomain leaves the one set, which is set once)."""
+    return {k: v for k, v in props.items() if k not in _NOT_STORED and not (k == "customSubDomainName" and v is None)}
 
 
 def group_key(sub: str, group: str) -> str:
@@ -51,7 +56,6 @@ def new_account(
     props = dict(properties or {})
     props["provisioningState"] = state
     props.setdefault("publicNetworkAccess", "Enabled")
-    props.setdefault("customSubDomainName", name)
     account: Obj = {
         "name": name,
         "subscription": sub,
@@ -80,7 +84,7 @@ def new_account(
 
 def render(svc: Service, account: Obj) -> dict[str, Any]:
     """The account as ARM returns it; ``properties.endpoint`` is this emulator's data-plane URL for it."""
-    endpoint = svc.endpoint(account["name"])
+    endpoint = svc.endpoint(account)
     props = dict(account["properties"])
     props.update(
         endpoint=endpoint,
@@ -193,14 +197,15 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
     if existing is None:
         restored = deleted.take_for_create(svc, p["sub"], p["group"], name, restore=props.get("restore") is True)
         if restored is not None:
+            endpoints.claim(svc, name, props.get("customSubDomainName"), endpoints.subdomain(restored))
             return _restore(svc, call, restored, body)
     if existing is not None and (
         existing["subscription"] != p["sub"] or existing["group"].lower() != p["group"].lower()
     ):
         raise errors.arm_conflict(
             "CustomDomainInUse",
-            f"The subdomain name '{name}' is already in use by another account; the emulator routes by account name, "
-            "so names are unique across subscriptions.",
+            f"The account name '{name}' is already used by an account in another resource group; the emulator keeps "
+            "accounts by name, so names are unique across subscriptions. Pick another name.",
         )
     if existing is not None:
         if existing["properties"]["provisioningState"] != "Succeeded":
@@ -212,11 +217,13 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
             raise errors.arm_bad_request(
                 "LocationCannotBeChanged", "The location of an existing account cannot be changed."
             )
-        existing["properties"].update({k: v for k, v in props.items() if k not in _NOT_STORED})
+        endpoints.claim(svc, name, props.get("customSubDomainName"), endpoints.subdomain(existing))
+        existing["properties"].update(_stored(props))
         existing["sku"], existing["tags"], existing["kind"] = sku, body.get("tags") or {}, body["kind"]
         if "identity" in body:
             existing["identity"] = apply_identity(svc, existing.get("identity"), body["identity"])
         return Reply(200, render(svc, existing))
+    endpoints.claim(svc, name, props.get("customSubDomainName"), None)
     account = new_account(
         svc,
         name=name,
@@ -225,7 +232,7 @@ def put_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
         location=body["location"],
         kind=body["kind"],
         sku=sku,
-        properties={k: v for k, v in props.items() if k not in _NOT_STORED},
+        properties=_stored(props),
         tags=body.get("tags"),
         identity=body.get("identity"),
         state="Accepted",
@@ -280,14 +287,15 @@ def patch_account(svc: Service, call: Call, p: dict[str, str]) -> Reply:
     props = body.get("properties") or {}
     if not isinstance(props, dict):
         raise errors.arm_bad_request("InvalidRequestContent", "'properties' must be an object.", "properties")
-    account["properties"].update({k: v for k, v in props.items() if k not in _NOT_STORED})
+    endpoints.claim(svc, account["name"], props.get("customSubDomainName"), endpoints.subdomain(account))
+    account["properties"].update(_stored(props))
     return Reply(200, render(svc, account))
 
 
 def _restore(svc: Service, call: Call, account: Obj, body: dict[str, Any]) -> Reply:
     """Bring a soft-deleted account back (PUT with ``properties.restore: true``), keys, files and jobs included."""
     account["properties"]["provisioningState"] = "Accepted"
-    account["properties"].update({k: v for k, v in (body.get("properties") or {}).items() if k not in _NOT_STORED})
+    account["properties"].update(_stored(body.get("properties") or {}))
     if "identity" in body:
         account["identity"] = apply_identity(svc, account.get("identity"), body["identity"])
     svc.accounts[account["name"].lower()] = account

@@ -29,6 +29,11 @@ def _book(svc: Service) -> dict[str, Obj]:
     return book
 
 
+def soft_deleted(svc: Service) -> dict[str, Obj]:
+    """The accounts soft-deleted now (their retention not yet run out), by lower-cased name."""
+    return _book(svc)
+
+
 def soft_delete(svc: Service, account: Obj, at: float) -> None:
     """Keep a just-deleted account as soft-deleted (its deployments do not survive)."""
     account["_deleted_at"] = at

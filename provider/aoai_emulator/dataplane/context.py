@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .. import errors
+from ..endpoints import PREFIX_RE
 from ..http import Call, Reply
 from ..service import Service
 from ..state import Obj
 
-# ``/{account}/openai[/v1]/...``: where every data-plane path starts.
-PREFIX_RE = re.compile(r"^/(?P<account>[^/_][^/]*)/openai(?P<v1>/v1)?(?P<rest>/.*)?$")
+__all__ = ["PREFIX_RE", "Ctx", "Handler", "page", "page_slice"]
 
 
 @dataclass
@@ -25,6 +24,7 @@ class Ctx:
     call: Call
     v1: bool
     version: str
+    root: str  # the endpoint's path the call came in by: ``/<subdomain>`` or ``/_regional/<region>``
 
     @property
     def plane(self) -> str:
@@ -33,7 +33,7 @@ class Ctx:
 
     def prefix(self) -> str:
         """The URL of this account's API root, for ``Location`` headers."""
-        return f"{self.call.base_url}/{self.account['name']}/openai" + ("/v1" if self.v1 else "")
+        return f"{self.call.base_url}{self.root}/openai" + ("/v1" if self.v1 else "")
 
     def created(self, body: dict[str, Any], location: str) -> Reply:
         """Dated creates answer 201 with ``Location``; v1 answers 200."""

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import httpx2
 
-from .. import errors, lifecycle
+from .. import endpoints, errors, lifecycle
 from ..catalog import UPLOAD_PURPOSES
 from ..http import Call, Reply, public
 from ..results import results_csv
@@ -68,7 +68,7 @@ def due_verdicts(svc: Service, call: Call) -> list[Path]:
         wanted = None
     else:
         return []
-    account = svc.accounts.get(m["account"].lower())
+    account = endpoints.by_subdomain(svc, m["account"]) if m["account"] else None
     if account is None:
         return []
     files: dict[str, Obj] = account["files"]

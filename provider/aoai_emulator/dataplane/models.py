@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .. import behaviour, errors, lifecycle
+from .. import behaviour, errors, lifecycle, rbac
+from ..arm.accounts import account_id
 from ..catalog import BASE_MODELS, INFERENCE_ONLY_MODELS, root_base_model
 from ..http import Reply
+from ..service import Service
 from ..state import Obj
 from .context import Ctx
 from .jobs import get_job
@@ -172,6 +174,48 @@ def _copy_body(ctx: Ctx, job: Obj, cp: Obj, read: bool) -> Reply:
     )
 
 
+def _identity_principals(account: Obj) -> set[str]:
+    """The principal ids of an account's managed identities, system- and user-assigned."""
+    identity = account.get("identity") or {}
+    found = {identity["principalId"]} if identity.get("principalId") else set()
+    for user in (identity.get("userAssignedIdentities") or {}).values():
+        if user.get("principalId"):
+            found.add(user["principalId"])
+    return found
+
+
+def _check_copy_permissions(svc: Service, source: Obj, dest: Obj, dest_id: str) -> None:
+    """Refuse a copy unless the destination allows public network access and the source may write to it.
+
+    Microsoft's fine-tuning guide ("Copy a fine-tuned model", its "Configure permissions") asks for both: the
+    destination must not disable public network access, and a managed identity of the source account must hold
+    *Azure AI User* (rbac.AZURE_AI_USER) on the destination. The service's exact answers to a copy that misses
+    them are not documented; the emulator answers 403 ``PermissionDenied`` in the shape Azure uses when a principal
+    lacks a data action, and 400 naming ``destinationResourceId`` for the network rule, like the other
+    destination prerequisites.
+    """
+    if dest["properties"].get("publicNetworkAccess") == "Disabled":
+        raise errors.invalid_payload(
+            f"The destination account '{dest['name']}' disables public network access; a checkpoint copy needs "
+            "it enabled on the destination, at least while the copy is requested.",
+            "destinationResourceId",
+        )
+    principals = _identity_principals(source)
+    if not rbac.holds(svc, principals, dest_id, rbac.AZURE_AI_USER):
+        who = (
+            f"none of the managed identities of '{source['name']}' ({', '.join(sorted(principals))})"
+            if principals
+            else f"the account '{source['name']}' has no managed identity, so nothing"
+        )
+        raise errors.ServiceError(
+            403,
+            "PermissionDenied",
+            f"Checkpoint copy to '{dest_id}' refused: {who} holds the Azure AI User role "
+            f"({rbac.AZURE_AI_USER}) on the destination. Give the source account a managed identity and assign "
+            "it Azure AI User at the destination account's scope (or its resource group's or subscription's).",
+        )
+
+
 def start_copy(ctx: Ctx, params: dict[str, str]) -> Reply:
     """``POST .../checkpoints/{cp}/copy``: the documented prerequisites, then a copy in progress."""
     job, cp = _copy_target(ctx, params)
@@ -202,6 +246,7 @@ def start_copy(ctx: Ctx, params: dict[str, str]) -> Reply:
             "can receive a copied checkpoint.",
             "destinationResourceId",
         )
+    _check_copy_permissions(svc, ctx.account, dest, account_id(dest))
     if region.replace(" ", "").lower() != dest["location"].replace(" ", "").lower():
         raise errors.invalid_payload(
             f"'region' is {region!r} but the destination account is in {dest['location']!r}.", "region"

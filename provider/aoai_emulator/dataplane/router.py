@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 
-from .. import auth, errors, rbac
+from .. import auth, endpoints, errors, rbac
 from ..arm import operations
 from ..arm.accounts import account_id
 from ..catalog import DATED_VERSIONS, V1_VERSIONS
 from ..http import Call, Reply
 from ..service import Service
+from ..state import Obj
 from . import eval_runs, evals, files, jobs, models, uploads_api
 from .context import PREFIX_RE, Ctx, Handler
 
@@ -85,6 +86,51 @@ def _data_action(template: str, method: str) -> str:
     return f"Microsoft.CognitiveServices/accounts/OpenAI/{'/'.join(words)}/{verb}"
 
 
+def public_access_disabled() -> errors.ServiceError:
+    """Azure's answer to a call from the internet to an account with ``publicNetworkAccess: Disabled``.
+
+    The message is the service's, as users meet it (Azure-Samples/azure-search-openai-demo#1157,
+    TabularEditor/TabularEditor3#1557). Azure lets such an account be reached through a private endpoint or
+    from allowed networks; the emulator has neither, so every data-plane call to it is refused.
+    """
+    return errors.ServiceError(
+        403, "403", "Public access is disabled. Please configure private endpoint.", gateway=True
+    )
+
+
+def _resolve(svc: Service, call: Call, subdomain: str | None, region: str | None) -> tuple[Obj, str]:
+    """The account a data-plane call reaches, and the endpoint path it came by.
+
+    At ``/<subdomain>/`` that is the account with the subdomain; at the shared ``/_regional/<region>/`` it is the
+    account of the region whose key the call carries, and a token, which names no account, is refused as Azure does.
+    """
+    if subdomain is not None:
+        found = endpoints.by_subdomain(svc, subdomain)
+        root = f"/{subdomain}"
+    else:
+        assert region is not None
+        root = f"/{endpoints.REGIONAL}/{region}"
+        key = call.headers.get("api-key")
+        if key is None:
+            token = auth.bearer(call.headers)
+            found = endpoints.by_key(svc, region, token)
+            if found is None and token is not None:
+                raise endpoints.token_on_regional_endpoint()
+        else:
+            found = endpoints.by_key(svc, region, key)
+            if found is None:
+                raise errors.access_denied()
+    if found is not None:
+        operations.settle_account(svc, found["name"].lower())
+        found = svc.accounts.get(found["name"].lower())
+    # The endpoint of an account that does not exist (or is still provisioning) does not resolve.
+    if found is None or found["properties"]["provisioningState"] != "Succeeded":
+        if region is not None:
+            raise errors.access_denied()
+        raise errors.resource_not_found()
+    return found, root
+
+
 def matches(path: str) -> bool:
     """True when ``path`` is a data-plane path."""
     return PREFIX_RE.match(path) is not None
@@ -96,11 +142,7 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
     assert m is not None
     v1 = bool(m["v1"])
     plane = "v1" if v1 else "dated"
-    operations.settle_account(svc, m["account"].lower())
-    account = svc.accounts.get(m["account"].lower())
-    # The endpoint of an account that does not exist (or is still provisioning) does not resolve.
-    if account is None or account["properties"]["provisioningState"] not in ("Succeeded",):
-        raise errors.resource_not_found()
+    account, root = _resolve(svc, call, m["account"], m["region"])
     version = call.query.get("api-version", "v1" if v1 else "")
     if v1 and version not in V1_VERSIONS:
         raise errors.ServiceError(
@@ -111,6 +153,8 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
         )
     if not v1 and version not in DATED_VERSIONS:
         raise errors.resource_not_found()
+    if account["properties"].get("publicNetworkAccess") == "Disabled":
+        raise public_access_disabled()
     principal = auth.check_data_plane(account, call.headers, svc.signer)
     rest = m["rest"] or "/"
     dialect = "v" if v1 else "d"
@@ -132,6 +176,6 @@ def dispatch(svc: Service, call: Call) -> tuple[Reply, str, str | None]:
                 _data_action(template, call.method),
                 f"{call.method} /openai{template}",
             )
-        ctx = Ctx(svc, account, call, v1, version)
+        ctx = Ctx(svc, account, call, v1, version, root)
         return handler[0](ctx, route.groupdict()), plane, account["name"]
     raise errors.resource_not_found()
