@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         RateLimitDict,
         ReinforcementMethodArgsDict,
         SupervisedMethodArgsDict,
+        TokenCountDict,
         TrainingFile,
         TrainingFileArgs,
     )
@@ -46,6 +47,7 @@ __all__ = [
     "RateLimitDict",
     "ReinforcementMethodArgsDict",
     "SupervisedMethodArgsDict",
+    "TokenCountDict",
     "TrainingFile",
     "TrainingFileArgs",
 ]

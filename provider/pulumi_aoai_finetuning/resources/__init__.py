@@ -15,6 +15,7 @@ from .shapes import (
     RateLimitDict,
     ReinforcementMethodArgsDict,
     SupervisedMethodArgsDict,
+    TokenCountDict,
 )
 from .training_file import TrainingFile, TrainingFileArgs, TrainingFileProvider
 
@@ -39,6 +40,7 @@ __all__ = [
     "RateLimitDict",
     "ReinforcementMethodArgsDict",
     "SupervisedMethodArgsDict",
+    "TokenCountDict",
     "TrainingFile",
     "TrainingFileArgs",
     "TrainingFileProvider",

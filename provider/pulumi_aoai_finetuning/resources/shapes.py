@@ -22,6 +22,7 @@ __all__ = [
     "RateLimitDict",
     "ReinforcementMethodArgsDict",
     "SupervisedMethodArgsDict",
+    "TokenCountDict",
 ]
 
 
@@ -166,3 +167,22 @@ class CopiedAccountDetailDict(TypedDict, total=False):
     """The destination's region."""
     status: str
     """``NotStarted``, ``Running``, ``Completed`` or ``Failed``."""
+
+
+class TokenCountDict(TypedDict):
+    """A dataset's token counts (a TrainingFile's ``token_count`` output, a FineTuningJob's input)."""
+
+    encoding: str
+    """The tokenizer counted with (``o200k_base`` or ``cl100k_base``)."""
+    file: str
+    """The dataset as the TrainingFile names it (its path, or its URL without the query)."""
+    examples: int
+    """How many examples were counted."""
+    tokens: int
+    """All examples' tokens: one epoch's trained tokens."""
+    max_example_tokens: int
+    """The longest example's tokens."""
+    max_example_line: int
+    """The longest example's line (1-based), for ``file:line``."""
+    estimated_examples: int
+    """Examples whose count holds an estimated part (images by URL, tool calls)."""
