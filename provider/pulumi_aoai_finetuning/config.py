@@ -26,6 +26,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .client.arm import ArmClient
 from .client.auth import ARM_SCOPE, DATA_PLANE_SCOPE, ApiKeyAuth, Auth, BearerAuth, EntraAuth
@@ -54,7 +55,7 @@ class Settings:
     poll_interval: float = 2.0
     poll_max: float = 45.0
     max_retries: int = 6
-    prices: Mapping[str, object] = field(default_factory=dict)
+    prices: Mapping[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
