@@ -18,7 +18,7 @@ from typing import Any
 from .. import config
 from ..encodings import UnknownModelError, encoding_for_model
 from ..inputs import Failures, check_number, is_unknown
-from ..pricing import Estimate, PriceTable, estimate_training, with_overrides
+from ..pricing import Estimate, PriceTable, estimate_training, money, with_overrides
 from ..tokens import OverLimit, example_token_limit
 
 __all__ = ["ESTIMATE_INPUTS", "ESTIMATE_OUTPUTS", "check_estimate", "estimate_error"]
@@ -125,7 +125,7 @@ def check_estimate(failures: Failures, news: dict[str, Any], *, submits: bool) -
         return  # an out-of-range n_epochs or training_type: its own check names it
     news["estimated_trained_tokens"] = estimate.trained_tokens
     news["estimated_training_cost"] = estimate.cost
-    news["estimate"] = f"{estimate.rule} ({estimate.currency}; prices as of {estimate.as_of}, see pricing.py)"
+    news["estimate"] = f"{estimate.rule} ({estimate.currency})"
     if submits:
         _guard(failures, news, estimate)
 
@@ -151,8 +151,8 @@ def _guard(failures: Failures, news: Mapping[str, Any], estimate: Estimate) -> N
     elif estimate.cost > cost_limit:
         failures.add(
             "max_training_cost",
-            f"the job would cost an estimated ${estimate.cost:,.2f} {estimate.currency} ({estimate.rule}), above "
-            f"max_training_cost ${cost_limit:,.2f} (rule budget.training-cost); nothing was submitted. Lower "
+            f"the job would cost an estimated {money(estimate.cost)} {estimate.currency} ({estimate.rule}), above "
+            f"max_training_cost {money(cost_limit)} (rule budget.training-cost); nothing was submitted. Lower "
             "n_epochs, shrink the dataset or pick a cheaper training_type, or raise max_training_cost",
         )
 
