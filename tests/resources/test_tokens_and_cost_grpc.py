@@ -76,7 +76,7 @@ def test_training_file_outputs_equal_the_reference_counts(
     assert count["encoding"] == encoding
     assert count["examples"] == len(examples)
     assert count["max_example_line"] == expected.index(max(expected)) + 1
-    assert count["file"] == str(path)
+    assert count["file"] == path.name
 
 
 def test_an_example_over_the_models_limit_is_refused_at_preview_with_file_line(
@@ -215,3 +215,22 @@ def test_deployment_outputs_its_hourly_cost(
     assert step.state is not None
     assert step.state.outputs["hourly_cost"] == cost
     assert "documented" in step.state.outputs["hourly_cost_rule"]
+
+
+def test_a_moved_dataset_changes_nothing_on_its_job(
+    engine: EngineReplay, account: EmulatedAccount, dataset: Path, tmp_path: Path
+) -> None:
+    """The counts name the file, not its path: moving the dataset updates the file in place and leaves the job."""
+    model = "gpt-4o-mini-2024-07-18"
+    file, job = _file_and_job(engine, account, dataset, model, hyperparameters={"n_epochs": 1})
+    moved = tmp_path / "moved" / dataset.name
+    moved.parent.mkdir()
+    dataset.rename(moved)
+    step = engine.up("train", TrainingFile, {"endpoint": account.endpoint, "path": str(moved), "model": model})
+    assert step.op == "update"
+    assert step.state is not None
+    assert step.state.outputs["token_count"] == file["token_count"]
+    inputs = {k: job[k] for k in ("endpoint", "model", "training_file", "hyperparameters")}
+    assert engine.plan(
+        "job", FineTuningJob, {**inputs, "training_token_count": step.state.outputs["token_count"]}
+    ).op == ("same")

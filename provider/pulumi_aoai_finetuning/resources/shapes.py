@@ -175,7 +175,7 @@ class TokenCountDict(TypedDict):
     encoding: str
     """The tokenizer counted with (``o200k_base`` or ``cl100k_base``)."""
     file: str
-    """The dataset as the TrainingFile names it (its path, or its URL without the query)."""
+    """The dataset's file name (of its path or URL), for ``file:line`` in a job's messages."""
     examples: int
     """How many examples were counted."""
     tokens: int

@@ -42,7 +42,9 @@ OUTPUTS = ("file_id", "bytes", "status", "status_details", "examples", "format",
 REPLACE_ON = ("endpoint", "sha256", "remote_filename", "purpose")
 UPDATE_ON = ("validate", "timeout_minutes", "path", "filename", "content_url", "model", "count_tokens")
 SECRET_INPUTS = ("content_url",)  # a blob SAS URL is a credential: sealed in state, never shown
-KEPT_BY_UPDATE = OUTPUTS  # an update touches no remote object: the same file, the same content
+# An update touches no remote object: the same file, the same content. The counts are not kept: a new model
+# counts in its encoding, and a moved file is named by its new path.
+KEPT_BY_UPDATE = tuple(key for key in OUTPUTS if key not in TOKEN_OUTPUTS)
 PURPOSES = ("fine-tune", "assistants", "batch", "evals")
 DEFAULT_TIMEOUT_MINUTES = 30.0
 
@@ -293,7 +295,7 @@ def _count_tokens(
     inputs["max_example_tokens"] = counts.max_example_tokens
     inputs["token_count"] = {
         "encoding": encoding,
-        "file": display,
+        "file": display.rstrip("/").rsplit("/", 1)[-1],  # the name, not the path: a moved file is the same data
         "examples": counts.examples,
         "tokens": counts.tokens,
         "max_example_tokens": counts.max_example_tokens,
