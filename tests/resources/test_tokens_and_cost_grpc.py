@@ -234,3 +234,28 @@ def test_a_moved_dataset_changes_nothing_on_its_job(
     assert engine.plan(
         "job", FineTuningJob, {**inputs, "training_token_count": step.state.outputs["token_count"]}
     ).op == ("same")
+
+
+def test_a_malformed_price_in_stack_config_fails_the_estimate_naming_the_key(
+    account: EmulatedAccount, make_plugin: PluginFactory, dataset: Path
+) -> None:
+    """A price under an unknown name is named with the config key, the rule and the known names."""
+    prices = json.dumps({"gpt-4o-mini-2024-07-18": {"training_per_token": 3}})
+    engine = EngineReplay(make_plugin(account, **{"azure-openai:prices": prices}))
+    file = engine.up(
+        "train", TrainingFile, {"endpoint": account.endpoint, "path": str(dataset), "model": "gpt-4o-mini-2024-07-18"}
+    )
+    assert file.state is not None
+    inputs = {
+        "endpoint": account.endpoint,
+        "model": "gpt-4o-mini-2024-07-18",
+        "training_file": file.state.id,
+        "training_token_count": file.state.outputs["token_count"],
+        "max_training_cost": 5,
+    }
+    with pytest.raises(CheckFailed) as refused:
+        engine.plan("job", FineTuningJob, inputs)
+    ((prop, reason),) = refused.value.failures
+    assert prop == "max_training_cost"
+    assert "stack config azure-openai:prices.gpt-4o-mini-2024-07-18.training_per_token: not a known price" in reason
+    assert "training_per_million" in reason

@@ -48,11 +48,13 @@ def _epochs(news: Mapping[str, Any]) -> int | str | None:
     return "auto"
 
 
-def _prices(failures: Failures, settings: config.Settings) -> PriceTable | None:
+def _prices(failures: Failures, news: Mapping[str, Any]) -> PriceTable | None:
+    """The price table with stack config's overrides; a malformed override fails the check that needs it."""
     try:
-        return with_overrides(settings.prices)
+        return with_overrides(config.current().prices)
     except ValueError as exc:
-        failures.add("max_training_cost", f"{config.NAMESPACE}:{exc}")
+        prop = "max_training_cost" if news.get("max_training_cost") is not None else "training_token_count"
+        failures.add(prop, f"stack config {config.NAMESPACE}:{exc}")
         return None
 
 
@@ -109,7 +111,7 @@ def check_estimate(failures: Failures, news: dict[str, Any], *, submits: bool) -
     training_type = news.get("training_type") or "standard"
     if epochs is None or is_unknown(training_type) or count["examples"] < 1:
         return
-    prices = _prices(failures, config.current())
+    prices = _prices(failures, news)
     if prices is None:
         return
     try:
