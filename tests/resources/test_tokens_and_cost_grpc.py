@@ -259,3 +259,21 @@ def test_a_malformed_price_in_stack_config_fails_the_estimate_naming_the_key(
     assert prop == "max_training_cost"
     assert "stack config azure-openai:prices.gpt-4o-mini-2024-07-18.training_per_token: not a known price" in reason
     assert "training_per_million" in reason
+
+
+def test_count_tokens_false_skips_counting_and_an_unknown_model_is_named(
+    engine: EngineReplay, account: EmulatedAccount, dataset: Path
+) -> None:
+    """count_tokens=false leaves the counts out; a model with no known tokenizer is refused with the fix."""
+    step = engine.up("train", TrainingFile, {"endpoint": account.endpoint, "path": str(dataset), "count_tokens": False})
+    assert step.state is not None
+    assert [step.state.outputs.get(k) for k in ("tokens", "max_example_tokens", "token_count")] == [None] * 3
+    counted = engine.up("train", TrainingFile, {"endpoint": account.endpoint, "path": str(dataset)})
+    assert counted.op == "update"
+    assert counted.state is not None
+    assert counted.state.outputs["tokens"] == counted.state.outputs["token_count"]["tokens"] > 0
+    with pytest.raises(CheckFailed) as refused:
+        engine.plan("train", TrainingFile, {"endpoint": account.endpoint, "path": str(dataset), "model": "llama-3"})
+    ((prop, reason),) = refused.value.failures
+    assert prop == "model"
+    assert "no known tokenizer for it (rule tokens.unknown-model)" in reason
