@@ -215,6 +215,14 @@ def test_deployment_outputs_its_hourly_cost(
     assert step.state is not None
     assert step.state.outputs["hourly_cost"] == cost
     assert "documented" in step.state.outputs["hourly_cost_rule"]
+    base = engine.up(
+        "base",
+        Deployment,
+        {"account_id": account.id, "deployment_name": "base", "model": "gpt-4o-mini-2024-07-18", "sku_name": sku},
+    )
+    assert base.state is not None
+    assert base.state.outputs.get("hourly_cost") is None
+    assert "base model: billed per token" in base.state.outputs["hourly_cost_rule"]
 
 
 def test_a_moved_dataset_changes_nothing_on_its_job(

@@ -10,6 +10,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 
 from .. import config
 from ..client import NotFoundError, account_writes
+from ..encodings import base_model
 from ..inputs import Failures, check_account_id, check_number, diff, is_unknown, user_inputs
 from ..pricing import hosting_per_hour, with_overrides
 from ._common import Provider, resource_props
@@ -77,6 +78,8 @@ def _hourly_cost(inputs: dict[str, Any]) -> dict[str, Any]:
     model, sku = inputs.get("model"), inputs.get("sku_name")
     if not isinstance(model, str) or not isinstance(sku, str) or is_unknown(model) or is_unknown(sku):
         return {}
+    if base_model(model) == model.strip():  # no .ft- / ft: / :ckpt-step- part: a base model, not a fine-tuned one
+        return {"hourly_cost": None, "hourly_cost_rule": f"{model} is a base model: billed per token, not by the hour"}
     try:
         cost = hosting_per_hour(model, sku, with_overrides(config.current().prices))
     except ValueError as exc:  # a sku without a hosting fee (batch), or malformed prices in stack config

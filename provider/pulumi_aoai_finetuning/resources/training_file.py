@@ -43,7 +43,7 @@ REPLACE_ON = ("endpoint", "sha256", "remote_filename", "purpose")
 UPDATE_ON = ("validate", "timeout_minutes", "path", "filename", "content_url", "model", "count_tokens")
 SECRET_INPUTS = ("content_url",)  # a blob SAS URL is a credential: sealed in state, never shown
 # An update touches no remote object: the same file, the same content. The counts are not kept: a new model
-# counts in its encoding, and a moved file is named by its new path.
+# counts in its encoding, and count_tokens=false drops them.
 KEPT_BY_UPDATE = tuple(key for key in OUTPUTS if key not in TOKEN_OUTPUTS)
 PURPOSES = ("fine-tune", "assistants", "batch", "evals")
 DEFAULT_TIMEOUT_MINUTES = 30.0
