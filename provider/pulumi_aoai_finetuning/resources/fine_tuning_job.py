@@ -564,8 +564,8 @@ class FineTuningJobArgs:
     """Thresholds on the final metrics, e.g. ``{"max_full_valid_loss": 0.5}``; a missed one fails the update."""
     delete_model_on_destroy: pulumi.Input[bool] | None = None
     """Delete the fine-tuned model when the job is destroyed (default false: the model is kept)."""
-    training_token_count: pulumi.Input[TokenCountDict] | None = None
-    """The training file's ``token_count`` (a TrainingFile output): the estimate at preview is made from it."""
+    training_token_count: pulumi.Input[TokenCountDict | None] | None = None
+    """A TrainingFile's ``token_count``: the preview's estimate is made from it (None: no estimate, budgets refuse)."""
     max_trained_tokens: pulumi.Input[int] | None = None
     """Refuse at preview a job estimated to train on more tokens than this (needs ``training_token_count``)."""
     max_training_cost: pulumi.Input[float] | None = None
@@ -687,7 +687,7 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         paused: pulumi.Input[bool] | None = None,
         quality_gate: pulumi.Input[QualityGateArgsDict] | None = None,
         delete_model_on_destroy: pulumi.Input[bool] | None = None,
-        training_token_count: pulumi.Input[TokenCountDict] | None = None,
+        training_token_count: pulumi.Input[TokenCountDict | None] | None = None,
         max_trained_tokens: pulumi.Input[int] | None = None,
         max_training_cost: pulumi.Input[float] | None = None,
     ) -> None: ...
