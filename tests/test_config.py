@@ -58,12 +58,23 @@ def test_defaults() -> None:
         ({"azure-openai:apiKeys": '{"https://a/": 3}'}, "apiKeys"),
         ({"azure-openai:pollIntervalSeconds": "soon"}, "pollIntervalSeconds"),
         ({"azure-openai:maxRetries": "0"}, "maxRetries"),
+        ({"azure-openai:prices": "cheap"}, "prices"),
+        ({"azure-openai:prices": "[1, 2]"}, "prices"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(values: dict[str, str], needle: str) -> None:
     """Each unusable value raises a ConfigError that names its key."""
     with pytest.raises(ConfigError, match=needle):
         resolve(_get(values), {})
+
+
+def test_prices_are_read_from_stack_config_as_json() -> None:
+    """``azure-openai:prices`` is a JSON object of model to prices; absent, the table alone applies."""
+    prices = '{"gpt-4o-mini-2024-07-18": {"training_per_million": 4}}'
+    assert resolve(_get({"azure-openai:prices": prices}), {}).prices == {
+        "gpt-4o-mini-2024-07-18": {"training_per_million": 4}
+    }
+    assert resolve(_get({}), {}).prices == {}
 
 
 def test_settings_repr_hides_secrets() -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         ReinforcementMethodArgsDict,
         ResultCountsDict,
         SupervisedMethodArgsDict,
+        TokenCountDict,
         TrainingFile,
         TrainingFileArgs,
     )
@@ -54,6 +55,7 @@ __all__ = [
     "ReinforcementMethodArgsDict",
     "ResultCountsDict",
     "SupervisedMethodArgsDict",
+    "TokenCountDict",
     "TrainingFile",
     "TrainingFileArgs",
 ]

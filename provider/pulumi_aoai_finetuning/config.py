@@ -11,6 +11,8 @@ Keys (namespace ``azure-openai``):
 ``pollIntervalSeconds``         first wait between status polls (default 2); grows x1.5 per poll
 ``pollMaxSeconds``              the cap of that wait (default 45): completion is noticed within it
 ``maxRetries``                  attempts per request on throttling and transient failures (default 6)
+``prices`` (JSON)               prices that replace the package's dated table (``pricing.py``) in estimates:
+                                ``{"<base model>": {"training_per_million": 3.3, "hosting_per_hour": 1.7}}``
 ==============================  ===========================================================================
 
 Then the environment: ``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_API_VERSION``, ``AZURE_OPENAI_ARM_TOKEN``,
@@ -24,6 +26,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .client.arm import ArmClient
 from .client.auth import ARM_SCOPE, DATA_PLANE_SCOPE, ApiKeyAuth, Auth, BearerAuth, EntraAuth
@@ -52,6 +55,7 @@ class Settings:
     poll_interval: float = 2.0
     poll_max: float = 45.0
     max_retries: int = 6
+    prices: Mapping[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
@@ -144,6 +148,18 @@ def resolve(get: Callable[[str], str | None], env: Mapping[str, str] | None = No
             f"{NAMESPACE}:apiVersion must be 'v1' or a dated version like '2025-04-01-preview', not {version!r}"
         )
     poll_interval = _number(pick("pollIntervalSeconds"), "pollIntervalSeconds", 2.0, 0.0)
+    raw_prices = pick("prices")
+    prices: object = {}
+    if raw_prices:
+        try:
+            prices = json.loads(raw_prices)
+        except ValueError:
+            prices = None
+        if not isinstance(prices, dict):
+            raise ConfigError(
+                f"{NAMESPACE}:prices must be a JSON object of base model to prices, such as "
+                '{"gpt-4o-mini-2024-07-18": {"training_per_million": 3.3}}'
+            )
     return Settings(
         api_key=pick("apiKey", "AZURE_OPENAI_API_KEY"),
         api_keys=api_keys,
@@ -153,6 +169,7 @@ def resolve(get: Callable[[str], str | None], env: Mapping[str, str] | None = No
         poll_interval=poll_interval,
         poll_max=max(poll_interval, _number(pick("pollMaxSeconds"), "pollMaxSeconds", 45.0, 0.0)),
         max_retries=int(_number(pick("maxRetries"), "maxRetries", 6, 1)),
+        prices=prices if isinstance(prices, dict) else {},
     )
 
 

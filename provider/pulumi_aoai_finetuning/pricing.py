@@ -53,6 +53,7 @@ __all__ = [
     "auto_epochs",
     "estimate_training",
     "hosting_per_hour",
+    "money",
     "with_overrides",
 ]
 
@@ -223,6 +224,11 @@ def auto_epochs(examples: int) -> int:
     return TARGET_EPOCHS
 
 
+def money(amount: float) -> str:
+    """US dollars as a person reads them: cents from $1 up, and a small amount's significant digits below it."""
+    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.3g}"
+
+
 def _provenance(price: Price) -> str:
     if price.status == "override":
         return "price from stack config"
@@ -296,7 +302,7 @@ def estimate_training(
         AS_OF,
         price.status,
         f"{tokens:,} tokens x {how_epochs} = {trained:,} trained tokens x ${price.value:g} per 1M ({kind} training, "
-        f"{_provenance(price)}) = ${cost:,.2f}",
+        f"{_provenance(price)}) = {money(cost)}",
     )
 
 

@@ -67,6 +67,19 @@ simple = FineTuningJob(
     "simple", endpoint=ENDPOINT, model="gpt-4.1-2025-04-14", training_file=training.file_id, method="supervised"
 )
 
+counted = TrainingFile(
+    "counted", endpoint=ENDPOINT, path="data/training.jsonl", model="gpt-4o-mini-2024-07-18", count_tokens=True
+)
+budgeted = FineTuningJob(
+    "budgeted",
+    endpoint=ENDPOINT,
+    model="gpt-4o-mini-2024-07-18",
+    training_file=counted.file_id,
+    training_token_count=counted.token_count,
+    max_trained_tokens=1_000_000,
+    max_training_cost=config.get_float("maxTrainingCost"),
+)
+
 copy = CheckpointCopy("copy", endpoint=ENDPOINT, job_id=job.job_id, destination_account_id=REMOTE)
 copy_of_checkpoint = CheckpointCopy(
     "copy-checkpoint",
@@ -115,3 +128,7 @@ pulumi.export("rate_limits", remote.rate_limits)
 pulumi.export("copied", copy_of_checkpoint.status)
 pulumi.export("simple", simple.status)
 pulumi.export("continued", continued.fine_tuned_model)
+pulumi.export("tokens", counted.tokens)
+pulumi.export("estimated_cost", budgeted.estimated_training_cost)
+pulumi.export("estimate_error", budgeted.estimate_error)
+pulumi.export("hourly_cost", deployment.hourly_cost)

@@ -9,6 +9,7 @@ from .. import errors, lifecycle
 from ..catalog import BASE_MODELS, PAUSE_RESUME_VERSIONS, TRAINING_TYPES, root_base_model
 from ..http import Reply, public
 from ..state import Obj
+from ..trained_tokens import tokens_per_epoch
 from . import files
 from .context import Ctx, page
 
@@ -222,7 +223,7 @@ def create(ctx: Ctx, _: dict[str, str]) -> Reply:
         "_trained": 0.0,
         "_hp_requested": hp,
         "_examples": training["_examples"],
-        "_tokens": training["_tokens"],
+        "_tokens": tokens_per_epoch(training, ctx.svc.store.blob_path(training["id"]), model),
         "_events": [],
         "_training_type": training_type,  # as sent: not in the job schema, kept for tests of the wire
     }

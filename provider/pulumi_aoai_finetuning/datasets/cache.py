@@ -13,6 +13,11 @@ an entry's mtime, at most once an hour), and entries unused for ``_MAX_AGE_S`` a
 at the whole directory on every miss, each miss appends one byte to a journal; every ``_SWEEP_EVERY`` misses,
 one process claims the journal (an atomic rename) and sweeps, so the cost of a miss does not grow with the
 number of entries. A cache that cannot be read or written is no error: the file is validated again.
+
+An entry also keeps the file's token counts, per encoding (``tokens.FileTokens`` without a limit's verdict),
+added by :func:`store_tokens` once they are counted: counting costs about 15 times the validation, so an
+unchanged file is counted once, and a warm preview reads its verdict and its counts in the same read. The
+counts carry :data:`TOKENS_VERSION`, bumped whenever a counting rule changes.
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ import os
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
 
+from ..tokens import FileTokens
 from .report import DatasetReport
 
 _VERSION = 2  # bump whenever a rule changes, so verdicts of an older validator are not reused
@@ -39,6 +47,8 @@ _SWEEP_EVERY = 256  # misses between sweeps: the directory holds at most this ma
 _TOUCH_AFTER_S = 3600  # a hit refreshes the entry's recency only when it is older than this
 _STALE_TMP_S = 3600  # a temporary or claimed file this old was left by a process that died
 _JOURNAL = ".misses"
+TOKENS_VERSION = 1  # bump whenever a token counting rule (tokens.py, image_tokens.py) or the tokenizer changes
+_TOKEN_FIELDS = ("examples", "tokens", "max_example_tokens", "max_line", "estimated_examples")
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,7 @@ class _Entry:
     stamp: Stamp
     max_errors: int
     report: DatasetReport  # line-level verdict, without the dataset-wide rules
+    tokens: Mapping[str, FileTokens] = field(default_factory=dict)  # by "<encoding>/<TOKENS_VERSION>"
 
     def serves(self, stamp: Stamp, max_errors: int) -> bool:
         # A scan that stopped listing errors at N cannot answer a call that wants more than N.
@@ -78,6 +89,7 @@ class _Entry:
                 "ctime_ns": st.ctime_ns,
                 "max_errors": self.max_errors,
                 "report": self.report.to_json(),
+                "tokens": {key: [getattr(t, f) for f in _TOKEN_FIELDS] for key, t in self.tokens.items()},
             }
         )
 
@@ -91,7 +103,16 @@ class _Entry:
             ints = (raw["size"], raw["mtime_ns"], raw["ino"], raw["ctime_ns"], raw["max_errors"])
             if not all(type(v) is int for v in ints):
                 return None
-            return cls(Stamp(*ints[:4]), ints[4], DatasetReport.from_json(raw["report"]))
+            counts: dict[str, FileTokens] = {}
+            for key, values in (raw.get("tokens") or {}).items():
+                if (
+                    isinstance(values, list)
+                    and len(values) == len(_TOKEN_FIELDS)
+                    and all(type(v) is int for v in values)
+                ):
+                    examples, total, biggest, line, estimated = values
+                    counts[key] = FileTokens(examples, total, biggest, line, estimated, None)
+            return cls(Stamp(*ints[:4]), ints[4], DatasetReport.from_json(raw["report"]), MappingProxyType(counts))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             return None
 
@@ -133,25 +154,62 @@ def _read(file: Path) -> tuple[bytes, float] | None:
         os.close(fd)
 
 
-def lookup(path: str, stamp: Stamp, max_errors: int) -> DatasetReport | None:
-    """The cached verdict on ``path`` in the state ``stamp``, from this process or the disk; None on a miss."""
+def _entry(path: str, stamp: Stamp) -> _Entry | None:
+    """The entry on ``path`` in the state ``stamp``, from this process or the disk; None on a miss."""
     with _LOCK:
         entry = _MEMORY.get(path)
-    if entry is not None and entry.serves(stamp, max_errors):
-        return entry.report
+    if entry is not None and entry.stamp == stamp:
+        return entry
     file = entry_file(path)
     read = _read(file)
     if read is None:
         return None
     entry = _Entry.from_json(read[0], path)
-    if entry is None or not entry.serves(stamp, max_errors):
+    if entry is None or entry.stamp != stamp:
         return None
     if time.time() - read[1] > _TOUCH_AFTER_S:  # recently used: the sweep evicts it last
         with contextlib.suppress(OSError):
             os.utime(file)
     with _LOCK:
         _MEMORY[path] = entry
+    return entry
+
+
+def lookup(path: str, stamp: Stamp, max_errors: int) -> DatasetReport | None:
+    """The cached verdict on ``path`` in the state ``stamp``, from this process or the disk; None on a miss."""
+    entry = _entry(path, stamp)
+    if entry is None or not entry.serves(stamp, max_errors):
+        return None
     return entry.report
+
+
+def _tokens_key(encoding: str) -> str:
+    return f"{encoding}/{TOKENS_VERSION}"
+
+
+def lookup_tokens(path: str, stamp: Stamp, encoding: str) -> FileTokens | None:
+    """The cached token counts of ``path`` in the state ``stamp`` in ``encoding``; None on a miss."""
+    entry = _entry(path, stamp)
+    return None if entry is None else entry.tokens.get(_tokens_key(encoding))
+
+
+def store_tokens(path: str, before: os.stat_result, after: os.stat_result, encoding: str, counts: FileTokens) -> None:
+    """Add ``path``'s token counts, read between the stats ``before`` and ``after``, to its verdict's entry.
+
+    Kept only beside a verdict on the same file state: counts are asked for after a validation, which stored
+    that verdict (or found it); a file too recently written for its verdict to be trusted is not cached either.
+    """
+    stamp = Stamp.of(after)
+    if stamp != Stamp.of(before):
+        return
+    entry = _entry(path, stamp)
+    if entry is None:
+        return
+    plain = FileTokens(
+        counts.examples, counts.tokens, counts.max_example_tokens, counts.max_line, counts.estimated_examples, None
+    )
+    tokens = MappingProxyType({**entry.tokens, _tokens_key(encoding): plain})
+    _write(path, _Entry(entry.stamp, entry.max_errors, entry.report, tokens), count_miss=False)
 
 
 def store(path: str, before: os.stat_result, after: os.stat_result, max_errors: int, report: DatasetReport) -> None:
@@ -162,7 +220,15 @@ def store(path: str, before: os.stat_result, after: os.stat_result, max_errors: 
     # A file written in the last moments may be written again within the same mtime tick, unseen by the stamp.
     if time.time_ns() - after.st_mtime_ns <= _RACY_NS:
         return
-    entry = _Entry(stamp, max_errors, report)
+    with _LOCK:
+        known = _MEMORY.get(path)
+    # A new verdict on the same file state (a call that wanted more errors listed) keeps the counts.
+    tokens = known.tokens if known is not None and known.stamp == stamp else MappingProxyType({})
+    _write(path, _Entry(stamp, max_errors, report, tokens), count_miss=True)
+
+
+def _write(path: str, entry: _Entry, *, count_miss: bool) -> None:
+    """Keep ``entry`` in this process and on disk (atomically); a miss may trigger a sweep of the directory."""
     with _LOCK:
         _MEMORY[path] = entry
     folder = directory()
@@ -174,7 +240,7 @@ def store(path: str, before: os.stat_result, after: os.stat_result, max_errors: 
             out.write(entry.to_json(path))
         os.replace(tmp, entry_file(path))  # atomic: a reader sees the old entry or the new one, never half
         tmp = None
-        if _count_miss(folder) >= _SWEEP_EVERY:
+        if count_miss and _count_miss(folder) >= _SWEEP_EVERY:
             _sweep_once(folder)
     except OSError:
         pass

@@ -18,6 +18,7 @@ from .shapes import (
     ReinforcementMethodArgsDict,
     ResultCountsDict,
     SupervisedMethodArgsDict,
+    TokenCountDict,
 )
 from .training_file import TrainingFile, TrainingFileArgs, TrainingFileProvider
 
@@ -47,6 +48,7 @@ __all__ = [
     "ReinforcementMethodArgsDict",
     "ResultCountsDict",
     "SupervisedMethodArgsDict",
+    "TokenCountDict",
     "TrainingFile",
     "TrainingFileArgs",
     "TrainingFileProvider",

@@ -10,7 +10,9 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 
 from .. import config
 from ..client import NotFoundError, account_writes
+from ..encodings import base_model
 from ..inputs import Failures, check_account_id, check_number, diff, is_unknown, user_inputs
+from ..pricing import hosting_per_hour, with_overrides
 from ._common import Provider, resource_props
 from .shapes import RateLimitDict
 
@@ -18,7 +20,7 @@ INPUTS = (
     "account_id", "deployment_name", "model", "model_version", "model_format", "source_account_id", "sku_name",
     "capacity", "rai_policy_name", "version_upgrade_option", "timeout_minutes",
 )  # fmt: skip
-OUTPUTS = ("deployment_id", "provisioning_state", "rate_limits")
+OUTPUTS = ("deployment_id", "provisioning_state", "rate_limits", "hourly_cost", "hourly_cost_rule")
 REPLACE_ON = ("account_id", "deployment_name", "model", "model_version", "model_format", "source_account_id")
 UPDATE_ON = ("sku_name", "capacity", "rai_policy_name", "version_upgrade_option", "timeout_minutes")
 # A PUT under the same account and name is the same ARM resource serving the same model; its state and rate
@@ -64,7 +66,26 @@ def _outputs(inputs: dict[str, Any], resource: dict[str, Any]) -> dict[str, Any]
         "sku_name": sku.get("name", inputs.get("sku_name")),
         "capacity": sku.get("capacity", inputs.get("capacity")),
         "rate_limits": props.get("rateLimits"),
+        **_hourly_cost(inputs),
     }
+
+
+def _hourly_cost(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The hosting fee per hour of what is deployed (``pricing.hosting_per_hour``), with how it was found.
+
+    Known at preview when the model's name is; ``azure-openai:prices`` in stack config overrides the table.
+    """
+    model, sku = inputs.get("model"), inputs.get("sku_name")
+    if not isinstance(model, str) or not isinstance(sku, str) or is_unknown(model) or is_unknown(sku):
+        return {}
+    if base_model(model) == model.strip():  # no .ft- / ft: / :ckpt-step- part: a base model, not a fine-tuned one
+        return {"hourly_cost": None, "hourly_cost_rule": f"{model} is a base model: billed per token, not by the hour"}
+    try:
+        cost = hosting_per_hour(model, sku, with_overrides(config.current().prices))
+    except ValueError as exc:  # a sku without a hosting fee (batch), or malformed prices in stack config
+        return {"hourly_cost": None, "hourly_cost_rule": str(exc)}
+    rule = f"{cost.rule}; {cost.currency}, table as of {cost.as_of}" if cost.per_hour is not None else cost.rule
+    return {"hourly_cost": cost.per_hour, "hourly_cost_rule": rule}
 
 
 class DeploymentProvider(Provider):
@@ -101,7 +122,10 @@ class DeploymentProvider(Provider):
         fmt = news.get("model_format")
         if fmt is not None and not is_unknown(fmt) and fmt != "OpenAI":
             failures.add("model_format", f"fine-tuned models are deployed with model_format 'OpenAI', not {fmt!r}")
-        return CheckResult({**DEFAULTS, **news}, failures.items)
+        checked = {**DEFAULTS, **news}
+        if not failures:
+            checked.update(_hourly_cost(checked))
+        return CheckResult(checked, failures.items)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Replace when what is served changes; capacity, sku and policies change in place.
@@ -249,6 +273,10 @@ class Deployment(Resource, module="azure-openai", name="Deployment"):
         """ARM's provisioning state (``Succeeded`` once served)."""
         rate_limits: pulumi.Output[list[RateLimitDict] | None]
         """The request and token limits ARM reports for the capacity."""
+        hourly_cost: pulumi.Output[float | None]
+        """The hosting fee per hour in US dollars (known at preview once the model is; None when not hourly)."""
+        hourly_cost_rule: pulumi.Output[str | None]
+        """Where ``hourly_cost`` comes from: the price, its status and the table's date, or why there is none."""
     else:
         # Pulumi reads these at run time to convert outputs (a float becomes an int, a dict must be a dict):
         # they stay as they were, so outputs keep their values; the precise shapes above are for type checkers.
@@ -260,6 +288,8 @@ class Deployment(Resource, module="azure-openai", name="Deployment"):
         deployment_id: pulumi.Output[str]
         provisioning_state: pulumi.Output[str]
         rate_limits: pulumi.Output[list[dict[str, Any]] | None]
+        hourly_cost: pulumi.Output[float | None]
+        hourly_cost_rule: pulumi.Output[str | None]
 
     @overload
     def __init__(

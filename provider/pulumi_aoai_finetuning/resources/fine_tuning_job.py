@@ -25,7 +25,7 @@ from ..client import (
 from ..client.status import JOB_DEAD, JOB_PAUSED, JOB_TERMINAL
 from ..client.waiting import adopt_or_create, poll_until
 from ..graders import check_reinforcement
-from ..inputs import Failures, check_endpoint, check_number, diff, in_place, is_unknown, user_inputs
+from ..inputs import Failures, check_endpoint, check_number, diff, differs, in_place, is_unknown, user_inputs
 from ._common import Provider, resource_props
 from .shapes import (
     CheckpointDict,
@@ -34,19 +34,21 @@ from .shapes import (
     JobErrorDict,
     MethodArgsDict,
     QualityGateArgsDict,
+    TokenCountDict,
 )
+from .training_estimate import ESTIMATE_INPUTS, ESTIMATE_OUTPUTS, check_estimate, estimate_error
 
 INPUTS = (
     "endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
-    "training_type", "wait", "timeout_minutes", "paused", "quality_gate", "delete_model_on_destroy",
+    "training_type", "wait", "timeout_minutes", "paused", "quality_gate", "delete_model_on_destroy", *ESTIMATE_INPUTS,
 )  # fmt: skip
 OUTPUTS = (
     "job_id", "status", "fine_tuned_model", "trained_tokens", "result_files", "checkpoints", "metrics", "error",
-    "created_at", "finished_at", "job_seed", "datasets",
+    "created_at", "finished_at", "job_seed", "datasets", *ESTIMATE_OUTPUTS,
 )  # fmt: skip
 REPLACE_ON = ("endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
               "training_type")  # fmt: skip
-UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy")
+UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy", *ESTIMATE_INPUTS)
 KEPT_BY_UPDATE = ("job_id", "created_at", "job_seed")  # an update never starts another job
 # Once a job has succeeded nothing it produced can change; before, an update may resume it and it may finish.
 KEPT_ONCE_SUCCEEDED = (
@@ -170,7 +172,7 @@ def gate_misses(gate: dict[str, Any] | None, metrics: dict[str, float]) -> list[
 class FineTuningJobProvider(Provider):
     """Submits (or adopts) a job, waits for it, reports its model, checkpoints and metrics, cancels it on delete."""
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """Every rule that can be checked offline, before anything is paid for."""
         settings = config.current()
         failures = Failures()
@@ -233,6 +235,9 @@ class FineTuningJobProvider(Provider):
         _check_gate(failures, news.get("quality_gate"))
         if news.get("quality_gate") and news.get("wait") is False:
             failures.add("quality_gate", "a quality_gate needs wait=true: the metrics exist only once the job is done")
+        # Tokens and cost at preview, and the budget guard (training_estimate.py).
+        submits = not olds or any(differs(olds.get(k), news.get(k)) for k in REPLACE_ON)
+        check_estimate(failures, news, submits=submits)
         return CheckResult(news, failures.items)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -337,7 +342,7 @@ class FineTuningJobProvider(Provider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Adopt a job with the same inputs or submit one; then wait, read results and apply the quality gate."""
-        inputs = user_inputs(props, INPUTS)
+        inputs = user_inputs(props, INPUTS + ESTIMATE_OUTPUTS)
         settings = config.current()
         seed = job_seed(inputs)
         client = settings.data_client(inputs["endpoint"])
@@ -416,6 +421,7 @@ class FineTuningJobProvider(Provider):
             "checkpoints": None,
             "metrics": None,
             "datasets": self._datasets(client, inputs, previous),
+            "estimate_error": estimate_error(inputs.get("estimated_trained_tokens"), job.get("trained_tokens")),
         }
         if job.get("status") == "succeeded":
             out["checkpoints"] = [
@@ -443,7 +449,7 @@ class FineTuningJobProvider(Provider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: the job as the service has it, or gone."""
         settings = config.current()
-        inputs = user_inputs(props, INPUTS)
+        inputs = user_inputs(props, INPUTS + ESTIMATE_OUTPUTS)
         client = settings.data_client(inputs["endpoint"])
         try:
             try:
@@ -475,7 +481,7 @@ class FineTuningJobProvider(Provider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Pause or resume in place, resume an interrupted wait, re-apply a changed quality gate."""
-        inputs = user_inputs(news, INPUTS)
+        inputs = user_inputs(news, INPUTS + ESTIMATE_OUTPUTS)
         settings = config.current()
         client = settings.data_client(inputs["endpoint"])
         try:
@@ -563,6 +569,12 @@ class FineTuningJobArgs:
     """Thresholds on the final metrics, e.g. ``{"max_full_valid_loss": 0.5}``; a missed one fails the update."""
     delete_model_on_destroy: pulumi.Input[bool] | None = None
     """Delete the fine-tuned model when the job is destroyed (default false: the model is kept)."""
+    training_token_count: pulumi.Input[TokenCountDict | None] | None = None
+    """A TrainingFile's ``token_count``: the preview's estimate is made from it (None: no estimate, budgets refuse)."""
+    max_trained_tokens: pulumi.Input[int] | None = None
+    """Refuse at preview a job estimated to train on more tokens than this (needs ``training_token_count``)."""
+    max_training_cost: pulumi.Input[float] | None = None
+    """Refuse at preview a job estimated to cost more than this many US dollars (needs ``training_token_count``)."""
 
 
 class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
@@ -621,6 +633,20 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         """When the job was submitted (unix seconds)."""
         finished_at: pulumi.Output[int | None]
         """When the job finished (unix seconds)."""
+        training_token_count: pulumi.Output[TokenCountDict | None]
+        """The training file's token counts the estimate was made from."""
+        max_trained_tokens: pulumi.Output[int | None]
+        """The trained-tokens budget, if any."""
+        max_training_cost: pulumi.Output[float | None]
+        """The training-cost budget in US dollars, if any."""
+        estimated_trained_tokens: pulumi.Output[int | None]
+        """Estimated at preview: the file's tokens x epochs (``n_epochs`` auto: OpenAI's default rule)."""
+        estimated_training_cost: pulumi.Output[float | None]
+        """Estimated at preview, in US dollars, from the dated price table or stack config; None if unpriced."""
+        estimate: pulumi.Output[str | None]
+        """How the estimate was made: tokens, epochs, price, its source and date."""
+        estimate_error: pulumi.Output[float | None]
+        """After training: trained_tokens / estimated_trained_tokens - 1 (0.0 when the estimate was exact)."""
     else:
         # Pulumi reads these at run time to convert outputs (a float becomes an int, a dict must be a dict):
         # they stay as they were, so outputs keep their values; the precise shapes above are for type checkers.
@@ -636,6 +662,10 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         error: pulumi.Output[dict[str, Any] | None]
         created_at: pulumi.Output[int]
         finished_at: pulumi.Output[int | None]
+        estimated_trained_tokens: pulumi.Output[int | None]
+        estimated_training_cost: pulumi.Output[float | None]
+        estimate: pulumi.Output[str | None]
+        estimate_error: pulumi.Output[float | None]
 
     @overload
     def __init__(
@@ -662,6 +692,9 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         paused: pulumi.Input[bool] | None = None,
         quality_gate: pulumi.Input[QualityGateArgsDict] | None = None,
         delete_model_on_destroy: pulumi.Input[bool] | None = None,
+        training_token_count: pulumi.Input[TokenCountDict | None] | None = None,
+        max_trained_tokens: pulumi.Input[int] | None = None,
+        max_training_cost: pulumi.Input[float] | None = None,
     ) -> None: ...
 
     def __init__(
@@ -690,6 +723,9 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         :param paused: Pause the job (true) or resume it (false), in place.
         :param quality_gate: Thresholds on the final metrics, e.g. ``{"max_full_valid_loss": 0.5}``.
         :param delete_model_on_destroy: Delete the fine-tuned model when the job is destroyed (default false).
+        :param training_token_count: The training file's ``token_count``: the estimate at preview is made from it.
+        :param max_trained_tokens: Refuse at preview a job estimated to train on more tokens than this.
+        :param max_training_cost: Refuse at preview a job estimated to cost more than this (US dollars).
         """
         props = resource_props("FineTuningJob", args, kwargs, INPUTS, OUTPUTS)
         super().__init__(FineTuningJobProvider(), resource_name, props, opts)

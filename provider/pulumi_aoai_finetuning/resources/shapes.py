@@ -24,6 +24,7 @@ __all__ = [
     "ReinforcementMethodArgsDict",
     "ResultCountsDict",
     "SupervisedMethodArgsDict",
+    "TokenCountDict",
 ]
 
 
@@ -194,3 +195,22 @@ class ResultCountsDict(TypedDict):
     """Items that failed a criterion."""
     errored: int
     """Items the model could not be asked (their prompt came out empty)."""
+
+
+class TokenCountDict(TypedDict):
+    """A dataset's token counts (a TrainingFile's ``token_count`` output, a FineTuningJob's input)."""
+
+    encoding: str
+    """The tokenizer counted with (``o200k_base`` or ``cl100k_base``)."""
+    file: str
+    """The dataset's file name (of its path or URL), for ``file:line`` in a job's messages."""
+    examples: int
+    """How many examples were counted."""
+    tokens: int
+    """All examples' tokens: one epoch's trained tokens."""
+    max_example_tokens: int
+    """The longest example's tokens."""
+    max_example_line: int
+    """The longest example's line (1-based), for ``file:line``."""
+    estimated_examples: int
+    """Examples whose count holds an estimated part (images by URL, tool calls)."""

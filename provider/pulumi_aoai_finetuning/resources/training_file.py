@@ -23,18 +23,30 @@ from ..client import (
 from ..client.content import ContentUnavailableError, content_version, fetched, shown_url, url_filename
 from ..client.waiting import adopt_or_create, poll_until
 from ..datasets import validate_file
+from ..datasets.counts import count_tokens, over_limit
+from ..encodings import UnknownModelError, encoding_for_model
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
+from ..tokens import example_token_limit
 from ._common import Provider, resource_props
+from .shapes import TokenCountDict
 
-INPUTS = ("endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes")
+# Counted at preview (check), so known before anything is uploaded; see _count_tokens.
+TOKEN_OUTPUTS = ("tokens", "max_example_tokens", "token_count")
+DEFAULT_ENCODING = "o200k_base"  # current models' (gpt-4o, gpt-4.1, o4-mini); set ``model`` for older ones
+
+INPUTS = (
+    "endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes", "model", "count_tokens",
+)  # fmt: skip
 COMPUTED_INPUTS = ("sha256", "remote_filename")
-OUTPUTS = ("file_id", "bytes", "status", "status_details", "examples", "format", "created_at")
+OUTPUTS = ("file_id", "bytes", "status", "status_details", "examples", "format", "created_at", *TOKEN_OUTPUTS)
 # An import is known by its content (sha256, remote_filename), not its URL: a new SAS for the same blob is an
 # in-place update that sends nothing.
 REPLACE_ON = ("endpoint", "sha256", "remote_filename", "purpose")
-UPDATE_ON = ("validate", "timeout_minutes", "path", "filename", "content_url")
+UPDATE_ON = ("validate", "timeout_minutes", "path", "filename", "content_url", "model", "count_tokens")
 SECRET_INPUTS = ("content_url",)  # a blob SAS URL is a credential: sealed in state, never shown
-KEPT_BY_UPDATE = OUTPUTS  # an update touches no remote object: the same file, the same content
+# An update touches no remote object: the same file, the same content. The counts are not kept: a new model
+# counts in its encoding, and count_tokens=false drops them.
+KEPT_BY_UPDATE = tuple(key for key in OUTPUTS if key not in TOKEN_OUTPUTS)
 PURPOSES = ("fine-tune", "assistants", "batch", "evals")
 DEFAULT_TIMEOUT_MINUTES = 30.0
 
@@ -72,6 +84,7 @@ class TrainingFileProvider(Provider):
         validate = news.get("validate", True)
         if not isinstance(validate, bool) and not is_unknown(validate):
             failures.add("validate", f"validate must be true or false, not {validate!r}")
+        _check_token_inputs(failures, news)
         inputs = {**news, "purpose": purpose}
         filename = news.get("filename")
         if filename is not None and not is_unknown(filename):
@@ -128,6 +141,8 @@ class TrainingFileProvider(Provider):
         if validate and purpose == "fine-tune":
             for error in errors:
                 failures.add("content_url", error)
+            if report.ok:
+                _count_tokens(failures, inputs, local, shown_url(url), "content_url", use_cache=False)
         inputs["sha256"] = report.sha256
         inputs["remote_filename"] = _remote_filename(str(name), report.sha256)
         inputs["examples"] = report.examples
@@ -149,6 +164,8 @@ class TrainingFileProvider(Provider):
                 failures.add("path", str(error))
             if report.truncated:
                 failures.add("path", f"{path}: more errors not shown; fix these and preview again")
+            if report.ok:
+                _count_tokens(failures, inputs, file, path, "path")
         filename = inputs.get("filename") if isinstance(inputs.get("filename"), str) else file.name
         inputs["filename"] = filename
         inputs["sha256"] = report.sha256
@@ -163,7 +180,7 @@ class TrainingFileProvider(Provider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Adopt the upload of an interrupted run, else upload (streamed) or import; wait for ``processed``."""
-        inputs = user_inputs(props, INPUTS + COMPUTED_INPUTS + ("examples", "format", "bytes"))
+        inputs = user_inputs(props, INPUTS + COMPUTED_INPUTS + ("examples", "format", "bytes") + TOKEN_OUTPUTS)
         settings = config.current()
         client = settings.data_client(inputs["endpoint"])
         try:
@@ -244,12 +261,14 @@ class TrainingFileProvider(Provider):
             return ReadResult(None, {})
         finally:
             client.close()
-        inputs = user_inputs(props, INPUTS + COMPUTED_INPUTS + ("examples", "format"))
+        inputs = user_inputs(props, INPUTS + COMPUTED_INPUTS + ("examples", "format") + TOKEN_OUTPUTS)
         return ReadResult(id_, self._outputs(inputs, file))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Only settings that touch no remote object change in place: the outputs are carried over."""
-        return UpdateResult({**olds, **user_inputs(news, INPUTS + COMPUTED_INPUTS)})
+        # The counts follow the new inputs (a new model counts in its encoding; count_tokens=false drops them).
+        counted = {key: news.get(key) for key in TOKEN_OUTPUTS}
+        return UpdateResult({**olds, **counted, **user_inputs(news, INPUTS + COMPUTED_INPUTS)})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         """Delete the file (already gone is fine) and wait until the service no longer lists it."""
@@ -270,6 +289,55 @@ class TrainingFileProvider(Provider):
             )
         finally:
             client.close()
+
+
+def _check_token_inputs(failures: Failures, news: dict[str, Any]) -> None:
+    """``model`` names a model with a known tokenizer; ``count_tokens`` is a boolean."""
+    model = news.get("model")
+    if model is not None and not is_unknown(model):
+        if not isinstance(model, str) or not model:
+            failures.add("model", f"model must be a model name such as gpt-4o-mini-2024-07-18, not {model!r}")
+        else:
+            try:
+                encoding_for_model(model)
+            except UnknownModelError as exc:
+                failures.add("model", f"model: {exc}")
+    flag = news.get("count_tokens")
+    if flag is not None and not is_unknown(flag) and not isinstance(flag, bool):
+        failures.add("count_tokens", f"count_tokens must be true or false, not {flag!r}")
+
+
+def _count_tokens(
+    failures: Failures, inputs: dict[str, Any], file: Path, display: str, prop: str, *, use_cache: bool = True
+) -> None:
+    """Count a valid dataset's tokens into the inputs (known at preview); refuse an example over ``model``'s limit.
+
+    The encoding is ``model``'s when it is given, else ``o200k_base`` (every current fine-tunable model's): a
+    TrainingFile does not know which job trains on it. A FineTuningJob given ``token_count`` refuses counts
+    made in another encoding than its model's, so an estimate is never made with the wrong tokenizer.
+    """
+    model = inputs.get("model")
+    if inputs.get("count_tokens") is False or is_unknown(model) or is_unknown(inputs.get("count_tokens")):
+        return
+    try:
+        encoding = encoding_for_model(model) if isinstance(model, str) else DEFAULT_ENCODING
+    except UnknownModelError:
+        return  # reported by _check_token_inputs
+    counts = count_tokens(file, encoding, use_cache=use_cache)
+    inputs["tokens"] = counts.tokens
+    inputs["max_example_tokens"] = counts.max_example_tokens
+    inputs["token_count"] = {
+        "encoding": encoding,
+        "file": display.rstrip("/").rsplit("/", 1)[-1],  # the name, not the path: a moved file is the same data
+        "examples": counts.examples,
+        "tokens": counts.tokens,
+        "max_example_tokens": counts.max_example_tokens,
+        "max_example_line": counts.max_line,
+        "estimated_examples": counts.estimated_examples,
+    }
+    over = over_limit(counts, example_token_limit(model) if isinstance(model, str) else None)
+    if over is not None:
+        failures.add(prop, over.message(display, model if isinstance(model, str) else None))
 
 
 def _processed_shape(client: Any, file_id: str) -> dict[str, Any]:
@@ -307,6 +375,10 @@ class TrainingFileArgs:
     """Check the dataset offline at preview (default true); only ``fine-tune`` files are checked."""
     timeout_minutes: pulumi.Input[float] | None = None
     """How long to wait for the service to process the file (default 30)."""
+    model: pulumi.Input[str] | None = None
+    """The model the file trains: its tokenizer counts the tokens and its per-example limit is checked at preview."""
+    count_tokens: pulumi.Input[bool] | None = None
+    """Count the dataset's tokens at preview (default true; false skips the counting pass on a huge file)."""
 
 
 class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
@@ -345,6 +417,16 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         """The dataset's format (``chat``, ``preference``...), from the offline check."""
         created_at: pulumi.Output[int]
         """When the file was created (unix seconds)."""
+        model: pulumi.Output[str | None]
+        """The model whose tokenizer counted the tokens, if given."""
+        count_tokens: pulumi.Output[bool | None]
+        """Whether the tokens are counted."""
+        tokens: pulumi.Output[int | None]
+        """The dataset's exact token count (known at preview): what one epoch of training is billed for."""
+        max_example_tokens: pulumi.Output[int | None]
+        """The tokens of the dataset's longest example, to compare with a model's per-example limit."""
+        token_count: pulumi.Output[TokenCountDict | None]
+        """The counts, their encoding and the longest example's line: a FineTuningJob's ``training_token_count``."""
     else:
         # Pulumi reads these at run time to convert outputs (a float becomes an int, a dict must be a dict):
         # they stay as they were, so outputs keep their values; the precise shapes above are for type checkers.
@@ -361,6 +443,9 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         examples: pulumi.Output[int | None]
         format: pulumi.Output[str | None]
         created_at: pulumi.Output[int]
+        tokens: pulumi.Output[int | None]
+        max_example_tokens: pulumi.Output[int | None]
+        token_count: pulumi.Output[dict[str, Any] | None]
 
     @overload
     def __init__(
@@ -380,6 +465,8 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         purpose: pulumi.Input[str] | None = None,
         validate: pulumi.Input[bool] | None = None,
         timeout_minutes: pulumi.Input[float] | None = None,
+        model: pulumi.Input[str] | None = None,
+        count_tokens: pulumi.Input[bool] | None = None,
     ) -> None: ...
 
     def __init__(
@@ -401,6 +488,8 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         :param purpose: ``fine-tune`` (default), ``assistants``, ``batch`` or ``evals``.
         :param validate: Check the dataset offline at preview (default true).
         :param timeout_minutes: How long to wait for the service to process the file (default 30).
+        :param model: The model the file trains (its tokenizer and per-example limit); default: count in o200k_base.
+        :param count_tokens: Count the dataset's tokens at preview (default true).
         """
         props = resource_props("TrainingFile", args, kwargs, INPUTS, OUTPUTS + COMPUTED_INPUTS)
         for key in SECRET_INPUTS:
