@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from pulumi_aoai_finetuning.pricing import auto_epochs
+
 from . import ids, results
 from .catalog import DEVELOPER_SKUS, Limits, Timings, root_base_model
 from .state import Obj
@@ -88,7 +90,9 @@ def _resolve_hyperparameters(job: Obj) -> None:
     examples = max(1, int(job["_examples"]))
     epochs = requested.get("n_epochs")
     batch = requested.get("batch_size")
-    epochs = int(epochs) if isinstance(epochs, int | float) and not isinstance(epochs, bool) else 3
+    # "auto" picks what OpenAI's default rule picks for the dataset's size: the rule a FineTuningJob's estimate
+    # at preview uses, so that the estimate can be tested here for auto jobs too.
+    epochs = int(epochs) if isinstance(epochs, int | float) and not isinstance(epochs, bool) else auto_epochs(examples)
     batch = int(batch) if isinstance(batch, int | float) and not isinstance(batch, bool) else max(1, examples // 200)
     lr = requested.get("learning_rate_multiplier")
     lr = float(lr) if isinstance(lr, int | float) and not isinstance(lr, bool) else 1.0

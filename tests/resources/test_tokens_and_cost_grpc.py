@@ -130,10 +130,12 @@ def test_the_emulators_trained_tokens_equal_the_estimate(
 def test_n_epochs_auto_follows_the_documented_rule(
     engine: EngineReplay, account: EmulatedAccount, dataset: Path
 ) -> None:
-    """n_epochs left out: OpenAI's default rule, 100 // 12 = 8 epochs for the 12-example dataset."""
-    file, job = _file_and_job(engine, account, dataset, "gpt-4o-mini-2024-07-18", wait=False)
+    """n_epochs left out: OpenAI's default rule, 100 // 12 = 8 epochs for the 12-example dataset; the emulator too."""
+    file, job = _file_and_job(engine, account, dataset, "gpt-4o-mini-2024-07-18")
     assert job["estimated_trained_tokens"] == file["tokens"] * 8
     assert "8 epochs (n_epochs auto: OpenAI's default rule for 12 examples)" in job["estimate"]
+    assert job["trained_tokens"] == job["estimated_trained_tokens"]
+    assert job["estimate_error"] == 0
 
 
 def test_a_count_in_another_encoding_is_refused_before_any_job(
