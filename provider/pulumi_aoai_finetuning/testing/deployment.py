@@ -1,11 +1,16 @@
-"""One command's run over the stack's state: the step for each resource, in the engine's order and wording."""
+"""One command's run over the stack's state: the step for each resource, in the engine's order and wording.
+
+``up`` and ``preview`` decide each registered resource's step (create, same, update, replace) from Check and
+Diff, with the resource options applied; what the program no longer declares is deleted at the end, each
+resource once its dependents are gone. Every mutating provider call is journalled as a pending operation
+first, and the state file is rewritten as the steps complete. ``refresh`` and ``destroy`` run no program.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi.runtime import rpc
 
@@ -29,26 +34,8 @@ from .stables import preview_update_outputs, update_stables
 from .stack_reference import read_stack_reference
 from .state import _Res, _reveal, _State
 
-
-@dataclass
-class _Registration:
-    """A ``RegisterResource`` request, as the engine reads it."""
-
-    urn: str
-    type: str
-    name: str
-    parent: str
-    custom: bool
-    inputs: dict[str, Any]
-    dependencies: list[str]
-    protect: bool
-    retain_on_delete: bool
-    delete_before_replace: bool
-    ignore_changes: list[str]
-    additional_secret_outputs: list[str]
-    replace_on_changes: list[str] = field(default_factory=list)
-    aliases: list[str] = field(default_factory=list)  # the URNs the resource had before
-    custom_timeouts: dict[str, float] = field(default_factory=dict)
+if TYPE_CHECKING:
+    from .monitor import _Registration
 
 
 def _dependents(resources: list[_Res]) -> Callable[[int], set[int]]:

@@ -1,4 +1,9 @@
-"""Dynamic resources, driven through one real plugin per command as the engine drives them."""
+"""Dynamic resources, driven through one real plugin per command as the engine drives them.
+
+The plugin is configured once, as the engine configures a provider; when the harness stands in for
+Entra ID and lists an account's key (see ``docs/harness.md``, data-plane credentials), a fresh plugin is
+started with it once the calls in flight on the old one are done.
+"""
 
 from __future__ import annotations
 

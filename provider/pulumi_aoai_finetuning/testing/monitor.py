@@ -5,19 +5,41 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 from pulumi.runtime.proto import resource_pb2
 
-from .deployment import _Deployment, _Registration
+from .deployment import _Deployment
 from .options import OptionError, alias_urns, custom_timeouts
 from .pulumi_internals import MockMonitor
 from .results import HarnessError
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+@dataclass
+class _Registration:
+    """A ``RegisterResource`` request, as the engine reads it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    dependencies: list[str]
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    ignore_changes: list[str]
+    additional_secret_outputs: list[str]
+    replace_on_changes: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)  # the URNs the resource had before
+    custom_timeouts: dict[str, float] = field(default_factory=dict)
 
 
 @contextmanager

@@ -1,70 +1,9 @@
 """Run a Pulumi program directory as ``up``, ``preview``, ``refresh`` or ``destroy`` without the Pulumi CLI.
 
-The program (a directory with ``Pulumi.yaml``, ``runtime: python``, and its ``__main__.py``) runs in-process
-under :func:`pulumi.runtime.set_mocks`, with a mock *monitor* that plays the engine's part instead of
-echoing inputs (the pattern of pulumi's own ``pulumi.runtime.set_mocks`` tests, with the real plugin behind it):
-
-* dynamic resources (``pulumi-python:dynamic/...``) go to the SDK's real dynamic-provider server
-  (``python -m pulumi.dynamic``, :class:`~pulumi_aoai_finetuning.testing.engine.DynamicPlugin`), configured
-  with the stack config as the engine sends it, and are driven as the engine drives them: Check, then
-  Create; or Diff, then nothing (a *same* step keeps the old outputs), Update, or a replacement
-  (create-before-delete unless asked otherwise); secrets stripped before sending and re-marked by key;
-* ``azure-native:resources:ResourceGroup`` and ``azure-native:cognitiveservices:Account`` are served over HTTP
-  by the ARM endpoint in ``azure-openai:armEndpoint`` (the emulator's), with the outputs the azure-native
-  SDK expects, auto-naming included; ``azure-native:authorization:getClientConfig`` and
-  ``azure-native:cognitiveservices:listAccountKeys`` are answered too;
-* ``up`` previews first, as the CLI does: the whole program runs once with Check and Diff only (outputs
-  not known yet are unknown), and a failed Check anywhere stops it before any change; then it runs again
-  for real. ``skip_preview=True`` (``--skip-preview``) goes straight to the update, as the CLI's flag does;
-* resources left out of the program are deleted at the end of ``up`` (in reverse order); ``preview`` runs
-  Check and Diff only; ``refresh`` reads every resource; ``destroy`` deletes everything in reverse order;
-* the state (ids, inputs, outputs, dependencies, stack outputs) lives in a JSON file between commands.
-  Secret values never reach it in plaintext: a secret property is kept as its SHA-256 only.
-
-Data-plane credentials. A real stack that creates its own account authenticates the providers with
-Microsoft Entra ID, or with a key the user stored by ``pulumi config set --secret azure-openai:apiKey``.
-The emulator has no Entra ID, so, when the stack config gives no ``azure-openai:apiKey``/``apiKeys`` (and
-``AZURE_OPENAI_API_KEY`` is unset), the harness stands in for it: it lists the keys of the accounts in the
-stack through ARM ``listKeys`` - right after creating one, or when a provider is about to call the data
-plane - and hands them to the plugin as the secret ``azure-openai:apiKeys``. A no-op ``up`` or a ``preview``
-therefore calls nothing. Pass ``keys_from_arm=False`` (``--no-arm-keys``) to turn this off.
-
-Each step names what changes: :attr:`ProgramStep.changed` holds the top-level input properties an update
-or replacement changes (old and new values as JSON, secrets masked by key as the engine marks them),
-:attr:`ProgramStep.replaces` the ones that force a replacement, and :attr:`ProgramStep.paid_training` flags
-a FineTuningJob create or replacement (a new, billed training run). After ``refresh``, ``changed`` holds
-the outputs found changed. The CLI prints them on each step line, and their values with ``--diff``.
-
-Steps run as the engine runs them: a resource's step starts once its dependencies' steps are done (the
-program registers it only then), independent steps run at once, every dynamic resource through the one
-plugin process (so its 4 worker threads are the real limit), and deletions run in parallel, each once the
-resources that depend on it are gone. ``parallel=N`` (``--parallel N``) caps the steps in flight; the
-default, like the CLI's, sets no cap.
-
-The state file is a Pulumi deployment of version 3, as ``pulumi stack export`` prints it
-(:mod:`~pulumi_aoai_finetuning.testing.checkpoint`), with the engine's pending operations: each provider
-create, update and delete is journalled before the call and cleared after it
-(:mod:`~pulumi_aoai_finetuning.testing.journal`); ``refresh`` takes ``clear_pending_creates`` and
-``import_pending_creates`` as the CLI's ``--clear-pending-creates``/``--import-pending-creates``.
-
-Resource options are applied as the engine applies them to dynamic resources
-(:mod:`~pulumi_aoai_finetuning.testing.options`): ``depends_on``, ``protect``, ``retain_on_delete``,
-``ignore_changes`` (nested paths), ``replace_on_changes`` (inert where a custom diff sends no changed keys),
-``delete_before_replace``, ``aliases`` and ``custom_timeouts`` (sent, and ignored by the plugin).
-
-Not modelled: imports and ``.get()`` reads of existing resources, and any resource type other than the ones
-above (they fail naming the type).
-
-Safe by default: the harness calls only endpoints on this machine. A stack whose ``azure-openai:armEndpoint``
-is not a loopback URL (or is not set: Azure's own ARM) is refused before any request, and so is a dynamic
-resource whose ``endpoint`` is off the machine, unless ``--allow-azure`` (``allow_azure=True``) is given.
-``--emulator`` (``emulator=True``) serves the command from a private emulator instead, its state kept in
-``<state file>.emulator/`` (so that the next command on the stack finds the same accounts on the same
-port), and points ``armEndpoint``, ``armToken`` and the data-plane keys at it.
-
-CLI (:mod:`~pulumi_aoai_finetuning.testing.command_line`): ``python -m pulumi_aoai_finetuning.testing up
-PROGRAM_DIR --state FILE --stack NAME --config k=v --secret k=v [--stack-ref NAME=STATE_FILE]
-[--emulator | --allow-azure] [--skip-preview] [--parallel N] [--diff]``.
+The entry point of the program harness: :func:`run_program` resolves the stack config (the emulator's,
+with ``emulator=True``), refuses an ARM endpoint off the machine unless ``allow_azure``, and runs the
+command over the stack's state file, ``up`` after its preview. How the harness runs a program, and what it
+does not model: ``docs/harness.md``. CLI: ``python -m pulumi_aoai_finetuning.testing`` (or ``aoai-stack``).
 """
 
 from __future__ import annotations
