@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 ACCOUNT = "azure-native:cognitiveservices:Account"
-
 GET_CLIENT_CONFIG = "azure-native:authorization:getClientConfig"
 LIST_ACCOUNT_KEYS = "azure-native:cognitiveservices:listAccountKeys"
 RESOURCE_GROUP_API = "2024-03-01"  # what pulumi-azure-native 3.x uses for resource groups

@@ -23,6 +23,8 @@ _API_KEYS = "azure-openai:apiKeys"
 
 @dataclass
 class _Context:
+    """What every step of one command shares: the project, the stack config and its rules, the keys listed."""
+
     project: Project
     stack: str
     state_file: Path
