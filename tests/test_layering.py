@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from pulumi_aoai_finetuning.testing import pulumi_internals
+
 ROOT = Path(__file__).resolve().parents[1]
 TREES = ("provider", "tests", "benchmarks", "scripts")
 OURS = ("pulumi_aoai_finetuning", "aoai_emulator", "tests", "benchmarks", "scripts")
@@ -96,4 +98,82 @@ def test_the_walker_catches_what_it_looks_for(tmp_path: Path) -> None:
     assert [f.split(": imports ")[1] for f in found] == [
         "pulumi_aoai_finetuning.resources._common.Provider (private to pulumi_aoai_finetuning.resources)",
         "pulumi_aoai_finetuning.testing.engine._clean (private to pulumi_aoai_finetuning.testing)",
+    ]
+
+
+# --- the Pulumi SDK's private helpers --------------------------------------------------------------------
+
+INTERNALS = ROOT / "provider" / "pulumi_aoai_finetuning" / "testing" / "pulumi_internals.py"
+INTERNALS_TEST = ROOT / "tests" / "harness" / "test_pulumi_internals.py"
+
+
+def _dotted(node: ast.expr) -> list[str] | None:
+    """``a.b.c`` as its parts, or None for anything but a chain of names."""
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else [*base, node.attr]
+    return None
+
+
+def pulumi_private_uses(source: str, where: str) -> list[str]:
+    """Each import or attribute in ``source`` that reaches one of the SDK helpers ``pulumi_internals`` isolates."""
+    helpers = set(pulumi_internals.HELPERS)
+
+    def is_helper(name: str) -> bool:
+        return any(name == h or name.startswith(h + ".") for h in helpers)
+
+    tree = ast.parse(source, where)
+    names: dict[str, str] = {}  # local name -> what it is bound to
+    found = []
+    for node in ast.walk(tree):
+        bound: list[tuple[str, str]] = []
+        if isinstance(node, ast.Import):
+            bound = [
+                (a.asname or a.name.split(".")[0], a.name if a.asname else a.name.split(".")[0]) for a in node.names
+            ]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            bound = [(a.asname or a.name, f"{node.module}.{a.name}") for a in node.names]
+        for local, target in bound:
+            names[local] = target
+            if is_helper(target):
+                found.append(f"{where}:{node.lineno}: imports {target}")
+    for node in ast.walk(tree):
+        parts = _dotted(node) if isinstance(node, ast.Attribute) else None
+        if parts and parts[0] in names:
+            target = ".".join([names[parts[0]], *parts[1:]])
+            if target in helpers:  # the chain that names it, not the longer ones that go on from it
+                found.append(f"{where}:{node.lineno}: uses {target}")
+    return sorted(set(found))
+
+
+def test_only_pulumi_internals_touches_the_sdk_private_helpers() -> None:
+    """Every module but ``testing/pulumi_internals.py`` (and its own test) reaches the SDK's helpers through it."""
+    files = [p for tree in TREES for p in sorted((ROOT / tree).rglob("*.py")) if ".venv" not in p.parts]
+    found = [
+        use
+        for path in files
+        if path not in (INTERNALS, INTERNALS_TEST)
+        for use in pulumi_private_uses(path.read_text(), str(path.relative_to(ROOT)))
+    ]
+    assert found == [], "use pulumi_aoai_finetuning.testing.pulumi_internals instead:\n" + "\n".join(found)
+    assert pulumi_private_uses(INTERNALS.read_text(), "pulumi_internals.py"), "the walker sees the module's own uses"
+
+
+def test_the_pulumi_walker_catches_imports_and_attributes() -> None:
+    """An import of a helper, a module alias and an attribute chain to one are all reported; public names are not."""
+    source = (
+        "import pulumi\n"
+        "from pulumi.runtime import settings as s\n"
+        "from pulumi.runtime.sync_await import _sync_await\n"
+        "from pulumi.runtime.stack import run_in_stack\n"
+        "s.ROOT.set(None)\n"
+        "pulumi.runtime.stack.massage({}, [])\n"
+        "pulumi.runtime.get_root_resource()\n"
+    )
+    assert pulumi_private_uses(source, "probe.py") == [
+        "probe.py:3: imports pulumi.runtime.sync_await._sync_await",
+        "probe.py:5: uses pulumi.runtime.settings.ROOT",
+        "probe.py:6: uses pulumi.runtime.stack.massage",
     ]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pulumi
-from pulumi.dynamic.dynamic import serialize_provider
 
 from pulumi_aoai_finetuning.resources import TrainingFileProvider
+from pulumi_aoai_finetuning.testing.pulumi_internals import serialize_provider
 from pulumi_aoai_finetuning.testing.stables import preview_update_outputs, update_stables
 
 OLDS = {

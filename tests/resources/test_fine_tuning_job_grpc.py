@@ -273,7 +273,7 @@ def test_provider_blob_is_small_and_identical_across_processes(provider: str) ->
     """``__provider`` is a reference to the installed class: under 1 KB and byte-identical in two processes."""
     module, cls = provider.split(".")
     code = (
-        "from pulumi.dynamic.dynamic import serialize_provider\n"
+        "from pulumi_aoai_finetuning.testing.pulumi_internals import serialize_provider\n"
         f"from pulumi_aoai_finetuning.resources.{module} import {cls}\n"
         f"print(serialize_provider({cls}()))"
     )

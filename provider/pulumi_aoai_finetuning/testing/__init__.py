@@ -1,4 +1,11 @@
-"""Test tools for stacks that use this package: the emulator as a fixture and a replay of the Pulumi engine."""
+"""Test tools for stacks that use this package: the emulator as a fixture and a replay of the Pulumi engine.
+
+Two replays of the engine share one layer of provider calls (:mod:`.provider_calls`, through the real
+plugin in :mod:`.plugin`): :class:`EngineReplay` (:mod:`.engine`) drives resources one call at a time, and
+the program harness (:func:`run_program`, :mod:`.program`) runs a whole Pulumi program as ``pulumi up``
+would, offline; ``docs/harness.md`` describes how, and the module map. The Pulumi SDK's private helpers
+the harness needs are imported only in :mod:`.pulumi_internals`.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,88 @@
+"""Run a program's ``__main__`` once under the SDK's mocks, with the harness's monitor playing the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import runpy
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+
+from ..inputs import plain
+from .context import _Context
+from .deployment import _Deployment
+from .monitor import _Mocks, _Monitor
+from .pulumi_internals import (
+    clear_stack_outputs,
+    ensure_event_loop,
+    massage,
+    reset_root_resource,
+    run_pulumi_func,
+    sync_await,
+)
+from .results import PREVIEW_UNKNOWN, HarnessError
+from .scheduler import registration_threads
+
+
+def _quiet_reported_failures(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Drop asyncio's "exception was never retrieved" for a step failure run_program already raised.
+
+    A failed step fails the outputs of the resource and of its dependents; nobody awaits most of them.
+    """
+    if not isinstance(context.get("exception"), HarnessError):
+        loop.default_exception_handler(context)
+
+
+async def _resolve_outputs(outputs: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    values: dict[str, Any] = {}
+    secret: set[str] = set()
+    for name, value in outputs.items():
+        out = pulumi.Output.from_input(massage(value))
+        resolved = await out.future(with_unknowns=True)
+        values[name] = plain(resolved) if await out.is_known() else PREVIEW_UNKNOWN
+        if await out.is_secret():
+            secret.add(name)
+    return values, secret
+
+
+def run_once(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dict[str, Any], set[str]]:
+    """Run the program once under the harness's monitor; returns the stack outputs and which are secret."""
+    reset_root_resource()  # set_mocks then makes a fresh root stack for this run
+    loop = ensure_event_loop()  # the runtime's own loop, in the main thread
+    loop.set_exception_handler(_quiet_reported_failures)
+    # The SDK sends each registration from the loop's default executor: one thread per ready step.
+    threads = registration_threads()
+    loop.set_default_executor(threads)
+    mocks = _Mocks(deployment)
+    pulumi.runtime.set_mocks(
+        mocks, project=ctx.project.name, stack=ctx.stack, preview=preview, monitor=_Monitor(mocks, deployment)
+    )
+    clear_stack_outputs()
+    pulumi.runtime.set_all_config(dict(ctx.config), sorted(ctx.secret_keys))
+    root = pulumi.runtime.get_root_resource()
+
+    def program() -> None:
+        runpy.run_path(str(ctx.project.main), run_name="__main__")
+
+    program_dir = str(ctx.project.main.parent)
+    modules_before = set(sys.modules)
+    cwd = os.getcwd()
+    os.chdir(ctx.project.directory)  # the CLI runs the program (and the plugin) in the project directory
+    sys.path.insert(0, program_dir)
+    try:
+        # sync_await drives the runtime's own loop: asyncio.run would leave the main thread without one.
+        sync_await(run_pulumi_func(program))
+        return sync_await(_resolve_outputs(getattr(root, "outputs", {}) or {}))
+    finally:
+        threads.shutdown(wait=True)  # as the engine, wait for the steps in flight
+        os.chdir(cwd)
+        if program_dir in sys.path:
+            sys.path.remove(program_dir)
+        for name in set(sys.modules) - modules_before:  # the next program may have modules of the same name
+            file = getattr(sys.modules[name], "__file__", None) or ""
+            if file.startswith(program_dir + os.sep):
+                del sys.modules[name]
+        pulumi.runtime.set_all_config({}, [])
