@@ -95,15 +95,18 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from .. import config as aoai_config
 from ..client.arm import ArmClient
+from ..client.auth import Auth
 from ..client.dataplane import normalize_endpoint
 from ..client.errors import AzureOpenAIError, NotFoundError
 from ..client.retry import RetryPolicy
 from ..inputs import is_unknown, plain
+from . import azure_native_types as extra_types
 from . import checkpoint
-from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
+from .emulator import ARM_TOKEN, FAST_POLLING, served_private_emulator
 from .engine import CheckFailed, DynamicPlugin, ProviderError
 from .engine import from_struct as _from_struct
 from .engine import to_struct as _to_struct
+from .entra import EntraLogin, private_login, stack_subscription
 from .journal import CREATING, DELETING, UPDATING, Journal, pending_warning
 from .options import (
     OptionError,
@@ -302,6 +305,7 @@ class _Context:
     crypter: checkpoint.Crypter | None = None  # the stack's passphrase crypter (Pulumi.<stack>.yaml), if any
     clear_pending_creates: bool = False  # refresh --clear-pending-creates
     import_pending_creates: dict[str, str] = field(default_factory=dict)  # refresh --import-pending-creates URN ID
+    entra: EntraLogin | None = None  # the deployer signed in to the emulator's Entra ID, if the run uses it
 
     def __post_init__(self) -> None:
         try:
@@ -328,7 +332,7 @@ class _Context:
     def arm(self) -> _Arm:
         with self._arm_lock:
             if self._arm is None:
-                self._arm = _Arm(self.settings)
+                self._arm = _Arm(self.settings, self.entra.arm_auth() if self.entra else None)
             return self._arm
 
     def known_keys(self) -> dict[str, str]:
@@ -362,8 +366,9 @@ class _Context:
 class _Arm:
     """The package's ARM client (retries, long-running operations), one per api-version; errors as HarnessError."""
 
-    def __init__(self, settings: aoai_config.Settings) -> None:
+    def __init__(self, settings: aoai_config.Settings, auth: Auth | None = None) -> None:
         self.settings = settings
+        self.auth = auth  # the deployer's Entra ID credential; else what the stack config says
         self._clients: dict[str, ArmClient] = {}
         self._lock = threading.Lock()
 
@@ -375,7 +380,7 @@ class _Arm:
         if version not in self._clients:
             self._clients[version] = ArmClient(
                 self.settings.arm_endpoint,
-                self.settings.arm_auth(),
+                self.auth or self.settings.arm_auth(),
                 api_version=version,
                 # azure-native's provider retries throttling, outages and resets too.
                 policy=RetryPolicy(max_attempts=max(self.settings.max_retries, 8)),
@@ -443,16 +448,19 @@ def _autoname(logical: str) -> str:
 class _AzureNative:
     """Resource groups and Cognitive Services accounts, served by ARM, shaped as pulumi-azure-native outputs."""
 
-    NAME_KEY = {RESOURCE_GROUP: "resourceGroupName", ACCOUNT: "accountName"}
+    NAME_KEY = {RESOURCE_GROUP: "resourceGroupName", ACCOUNT: "accountName", **extra_types.NAME_KEY}
     REPLACE_ON = {
         RESOURCE_GROUP: ("resourceGroupName", "location"),
         ACCOUNT: ("accountName", "resourceGroupName", "location", "kind"),
+        **extra_types.REPLACE_ON,
     }
 
     def __init__(self, ctx: _Context) -> None:
         self.ctx = ctx
 
     def check(self, res: _Res, olds: Mapping[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        if res.type in extra_types.SERVED:
+            return extra_types.check(res.type, res.name, olds, news, self.ctx.config.get("azure-native:location"))
         checked = dict(news)
         key = self.NAME_KEY[res.type]
         if checked.get(key) is None:
@@ -495,6 +503,8 @@ class _AzureNative:
         return f"/subscriptions/{self.ctx.subscription}/resourceGroups/{group}"
 
     def _path(self, res_type: str, inputs: Mapping[str, Any]) -> str:
+        if res_type in extra_types.TYPES:
+            return extra_types.TYPES[res_type].path(self.ctx.subscription, inputs)
         if res_type == RESOURCE_GROUP:
             return self._group_path(inputs["resourceGroupName"])
         return (
@@ -503,13 +513,19 @@ class _AzureNative:
         )
 
     def _body(self, res_type: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        if res_type in extra_types.TYPES:
+            return extra_types.TYPES[res_type].body(inputs)
         keys = ("location", "tags", "managedBy") if res_type == RESOURCE_GROUP else ARM_ACCOUNT_BODY
-        return {k: plain(inputs[k]) for k in keys if inputs.get(k) is not None}
+        return extra_types.arm_body({k: plain(inputs[k]) for k in keys if inputs.get(k) is not None})
 
     def _version(self, res_type: str) -> str:
+        if res_type in extra_types.TYPES:
+            return extra_types.TYPES[res_type].api_version
         return RESOURCE_GROUP_API if res_type == RESOURCE_GROUP else ACCOUNT_API
 
     def put(self, res: _Res, checked: Mapping[str, Any], *, create: bool = True) -> tuple[str, dict[str, Any]]:
+        if res.type == extra_types.RANDOM_STRING:
+            return extra_types.random_put(checked)
         path = self._path(res.type, checked)
         version = self._version(res.type)
         if create and self.ctx.arm.get(path, version) is not None:
@@ -520,23 +536,28 @@ class _AzureNative:
             )
         body = self.ctx.arm.put(path, version, self._body(res.type, checked))
         outputs = self.outputs(res.type, body)
-        if create and res.type == ACCOUNT and self.ctx.fetch_keys:
+        if create and res.type == ACCOUNT and self.ctx.fetch_keys and not extra_types.local_auth_disabled(outputs):
             # The run mutates anyway: take the new account's key now, so the plugin starts with it.
             endpoint = normalize_endpoint(outputs["properties"]["endpoint"])
             self.ctx.remember_key(endpoint, self.ctx.arm.list_keys(body["id"])["key1"])
         return str(body["id"]), outputs
 
     def read(self, old: _Res) -> tuple[str | None, dict[str, Any]]:
+        if old.type == extra_types.RANDOM_STRING:
+            return old.id, old.outputs  # nothing remote: the string lives in the state only
         body = self.ctx.arm.get(old.id, self._version(old.type))
         if body is None:
             return None, {}
         return str(body["id"]), self.outputs(old.type, body)
 
     def delete(self, old: _Res) -> None:
-        self.ctx.arm.delete(old.id, self._version(old.type))
+        if old.type != extra_types.RANDOM_STRING:
+            self.ctx.arm.delete(old.id, self._version(old.type))
 
     def outputs(self, res_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """The ARM body as the azure-native SDK expects the engine to hand it over (wire names)."""
+        if res_type in extra_types.TYPES:
+            return extra_types.TYPES[res_type].shape(body)
         keys = GROUP_OUTPUTS if res_type == RESOURCE_GROUP else ACCOUNT_OUTPUTS
         out = {k: body[k] for k in keys if body.get(k) is not None}
         out["azureApiVersion"] = self._version(res_type)
@@ -544,6 +565,8 @@ class _AzureNative:
 
     def preview(self, res_type: str, checked: Mapping[str, Any], old: _Res | None) -> dict[str, Any]:
         """A preview's outputs: what the inputs say, old outputs where unchanged, the rest unknown."""
+        if res_type in extra_types.SERVED:
+            return extra_types.preview(res_type, checked, old.outputs if old else None, _UNKNOWN)
         out: dict[str, Any] = dict(old.outputs) if old else {"azureApiVersion": self._version(res_type)}
         out["name"] = checked[self.NAME_KEY[res_type]]
         for key in ("location", "tags", "kind", "sku", "identity", "managedBy"):
@@ -554,6 +577,12 @@ class _AzureNative:
         ):
             # The endpoint and provisioning state are computed: the whole property is unknown until created.
             out["properties"] = _UNKNOWN
+        if (
+            res_type == ACCOUNT
+            and "identity" in checked
+            and (old is None or old.inputs.get("identity") != checked["identity"])
+        ):
+            out["identity"] = _UNKNOWN  # its principalId is made by ARM
         return out
 
 
@@ -599,7 +628,7 @@ class _Dynamic:
             if key in self.ctx.known_keys() or key in self.ctx.configured_keys:
                 return
             account = self.find_account(key)
-            if account is not None:
+            if account is not None and not extra_types.local_auth_disabled(account.outputs):
                 self.ctx.remember_key(key, self.ctx.arm.list_keys(account.id)["key1"])
 
     def _call(self, method: str, request: Any, endpoint: Any = None) -> Any:
@@ -638,7 +667,11 @@ class _Dynamic:
             plugin_config[_API_KEYS] = json.dumps({**self.ctx.configured_keys, **keys})
             secret.add(_API_KEYS)
         self.plugin = DynamicPlugin(
-            plugin_config, secrets=secret, project=self.ctx.project.name, cwd=self.ctx.project.directory
+            plugin_config,
+            secrets=secret,
+            project=self.ctx.project.name,
+            cwd=self.ctx.project.directory,
+            env=self.ctx.entra.plugin_env() if self.ctx.entra else None,
         )
         self.plugin_keys = keys
 
@@ -905,7 +938,7 @@ class _Deployment:
     def _provider(self, res_type: str) -> _AzureNative | _Dynamic:
         if res_type.startswith(DYNAMIC_PREFIX):
             return self.dynamic
-        if res_type in (RESOURCE_GROUP, ACCOUNT):
+        if res_type in (RESOURCE_GROUP, ACCOUNT) or res_type in extra_types.SERVED:
             return self.azure
         raise HarnessError(
             f"resource type {res_type} is not modelled by this harness: it runs dynamic resources "
@@ -1155,6 +1188,8 @@ class _Deployment:
 
     def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """The provider functions a program may call."""
+        if token == GET_CLIENT_CONFIG and self.ctx.entra is not None:
+            return self.ctx.entra.client_config(self.ctx.subscription)
         if token == GET_CLIENT_CONFIG:
             zero = DEFAULT_SUBSCRIPTION
             return {
@@ -1242,7 +1277,7 @@ class _Mocks(Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         """Answer a provider function."""
-        return self.deployment.invoke(args.token, args.args), None
+        return self.deployment.invoke(args.token, args.args), []  # the SDK's mock monitor iterates the failures
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         """Unused: the monitor registers resources itself, with what the mock arguments leave out."""
@@ -1396,6 +1431,7 @@ def run_program(
     clear_pending_creates: bool = False,
     import_pending_creates: Mapping[str, str] | None = None,
     skip_pending_creates: bool = False,
+    entra: EntraLogin | None = None,
 ) -> ProgramResult:
     """Run ``up``, ``preview``, ``refresh`` or ``destroy`` of a Python Pulumi program; raise :class:`HarnessError`.
 
@@ -1419,11 +1455,15 @@ def run_program(
         raise HarnessError("--clear-pending-creates and --import-pending-creates are options of refresh")
     with ExitStack() as served:
         if emulator:
+            directory = Path(f"{Path(state_file).resolve()}.emulator")
             try:
-                url = served.enter_context(private_emulator(Path(f"{Path(state_file).resolve()}.emulator")))
+                url, private = served.enter_context(served_private_emulator(directory))
             except OSError as exc:
                 raise HarnessError(str(exc)) from None
-            config, secrets = _emulator_config(url, config, secrets)
+            # The deployer signs in to the emulator's Entra ID; ARM and keyless accounts then check its roles.
+            subscription = stack_subscription(program_dir, stack, config)
+            entra = served.enter_context(private_login(directory, url, private, subscription))
+            config, secrets = _emulator_config(url, config, secrets, arm_token=False)
         return _run_command(
             command,
             program_dir,
@@ -1439,24 +1479,29 @@ def run_program(
             skip_preview=skip_preview,
             parallel=parallel,
             pending_creates=(clear_pending_creates, dict(import_pending_creates or {})),
+            entra=entra,
         )
 
 
 def _emulator_config(
-    url: str, config: Mapping[str, str] | None, secrets: AbstractSet[str] | Mapping[str, str] | None
+    url: str,
+    config: Mapping[str, str] | None,
+    secrets: AbstractSet[str] | Mapping[str, str] | None,
+    *,
+    arm_token: bool = True,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The stack config pointed at a private emulator: its ARM, a token it accepts, quick polling.
 
     Keys configured for real accounts are dropped: the harness lists the emulator's through its ARM.
     """
-    dropped = ("azure-openai:apiKey", "azure-openai:apiKeys")
+    dropped = ("azure-openai:apiKey", "azure-openai:apiKeys", "azure-openai:armToken")
     values = {**FAST_POLLING, **{k: v for k, v in (config or {}).items() if k not in dropped}, ARM_ENDPOINT_KEY: url}
     if isinstance(secrets, Mapping):
         secret_values = {k: str(v) for k, v in secrets.items()}
     else:
         secret_values = {k: values.pop(k) for k in secrets or () if k in values}
     secret_values = {k: v for k, v in secret_values.items() if k not in dropped}
-    return values, {**secret_values, "azure-openai:armToken": ARM_TOKEN}
+    return values, {**secret_values, "azure-openai:armToken": ARM_TOKEN} if arm_token else secret_values
 
 
 def _run_command(
@@ -1475,6 +1520,7 @@ def _run_command(
     skip_preview: bool,
     parallel: int | None,
     pending_creates: tuple[bool, dict[str, str]] = (False, {}),
+    entra: EntraLogin | None = None,
 ) -> ProgramResult:
     if parallel is not None and parallel < 1:
         raise HarnessError(f"parallel must be at least 1 (or None: no limit), not {parallel}")
@@ -1512,6 +1558,7 @@ def _run_command(
         parallel,
         crypter,
         *pending_creates,
+        entra,
     )
     if not allow_azure:
         configured = bool(values.get(ARM_ENDPOINT_KEY) or os.environ.get("AZURE_OPENAI_ARM_ENDPOINT"))
