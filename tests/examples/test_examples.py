@@ -270,10 +270,12 @@ def test_promotion_prod_can_pin_the_promoted_model_by_config(lifecycles: Lifecyc
         secrets={"azure-openai:armToken": ARM_TOKEN},
         stack="prod",
     )
-    assert [(s.name, s.op) for s in preview.steps] == [
-        ("rg-prod", "create"),
+    assert sorted((s.name, s.op) for s in preview.steps) == [
         ("aoai-prod", "create"),
+        ("deployer-openai-contributor-prod", "create"),
         ("production", "create"),
+        ("rg-prod", "create"),
+        ("suffix-prod", "create"),
     ]
     assert preview.outputs["deployed_model"] == dev["fine_tuned_model"]
     assert not [r for r in promotion.emulator.requests()[since:] if r["method"] in MUTATING]

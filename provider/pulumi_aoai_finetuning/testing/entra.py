@@ -104,6 +104,10 @@ class CredentialAuth:
                 self._token = self.credential.get_token(self.scope)
             return {"Authorization": f"Bearer {self._token.token}"}
 
+    def close(self) -> None:
+        """Close the credential's connections."""
+        self.credential.close()
+
     def secrets(self) -> tuple[str, ...]:
         """The current token, to redact."""
         return (self._token.token,) if self._token is not None else ()

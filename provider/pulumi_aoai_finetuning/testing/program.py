@@ -106,7 +106,7 @@ from .emulator import ARM_TOKEN, FAST_POLLING, served_private_emulator
 from .engine import CheckFailed, DynamicPlugin, ProviderError
 from .engine import from_struct as _from_struct
 from .engine import to_struct as _to_struct
-from .entra import EntraLogin, private_login, stack_subscription
+from .entra import CredentialAuth, EntraLogin, private_login, stack_subscription
 from .journal import CREATING, DELETING, UPDATING, Journal, pending_warning
 from .options import (
     OptionError,
@@ -392,6 +392,8 @@ class _Arm:
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
+        if isinstance(self.auth, CredentialAuth):
+            self.auth.close()  # its token session: no connection left open to the emulator's https server
 
     def get(self, path: str, version: str) -> dict[str, Any] | None:
         """A resource, or None when it does not exist."""
@@ -1310,6 +1312,13 @@ class _Monitor(MockMonitor):
             with self.deployment.lock:  # a failed step: the engine starts no other
                 self.deployment.error = self.deployment.error or failure
             raise failure from None
+
+    def Invoke(self, request: Any) -> Any:
+        """Answer a provider function; off the main thread in a loop of its own, closed after (as registrations)."""
+        if threading.current_thread() is threading.main_thread():
+            return super().Invoke(request)
+        with _thread_loop():  # the SDK runs invokes in executor threads, which have no loop of their own
+            return super().Invoke(request)
 
     def RegisterResource(self, request: Any) -> Any:
         """Register one resource: plan and run its step."""
