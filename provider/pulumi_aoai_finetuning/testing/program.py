@@ -1316,9 +1316,9 @@ class _Monitor(MockMonitor):
     def Invoke(self, request: Any) -> Any:
         """Answer a provider function; off the main thread in a loop of its own, closed after (as registrations)."""
         if threading.current_thread() is threading.main_thread():
-            return super().Invoke(request)
+            return super().Invoke(request)  # type: ignore[no-untyped-call]
         with _thread_loop():  # the SDK runs invokes in executor threads, which have no loop of their own
-            return super().Invoke(request)
+            return super().Invoke(request)  # type: ignore[no-untyped-call]
 
     def RegisterResource(self, request: Any) -> Any:
         """Register one resource: plan and run its step."""
