@@ -66,11 +66,12 @@ class Example:
     deleted: tuple[str, str]  # (stack, logical name of a Deployment)
     stacks: tuple[str, ...] = ("dev",)
     suffixes: frozenset[str] = frozenset()  # the `suffix` of each job it trains
+    source: Path | None = None  # a variant of the example's program, written elsewhere by a test
 
     @property
     def directory(self) -> Path:
         """The project directory."""
-        return EXAMPLES / self.name
+        return self.source or EXAMPLES / self.name
 
 
 EXAMPLE_SPECS = {
