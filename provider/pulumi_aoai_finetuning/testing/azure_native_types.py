@@ -237,8 +237,20 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
 }
 
 
-def check(token: str, logical: str, olds: Mapping[str, Any], news: Mapping[str, Any], location: Any) -> dict[str, Any]:
-    """Check one of these types: defaults and auto-names filled (an earlier run's name kept); raise on failures."""
+def check(
+    token: str,
+    logical: str,
+    olds: Mapping[str, Any],
+    news: Mapping[str, Any],
+    *,
+    config: Callable[[str], str | None],
+    group_location: Callable[[Any], Any],
+) -> dict[str, Any]:
+    """Check one of these types: defaults and auto-names filled (an earlier run's name kept); raise on failures.
+
+    A located type without ``location`` takes ``azure-native:location``, else its resource group's, as
+    azure-native does.
+    """
     from .engine import CheckFailed  # noqa: PLC0415 - engine starts grpc; imported where a check runs
 
     checked = dict(news)
@@ -248,6 +260,9 @@ def check(token: str, logical: str, olds: Mapping[str, Any], news: Mapping[str, 
         spec = TYPES[token]
         if checked.get(spec.name_key) is None:
             checked[spec.name_key] = olds.get(spec.name_key) or spec.autoname(logical)
+        location = None
+        if "location" in spec.top_level and checked.get("location") is None:
+            location = config("azure-native:location") or group_location(checked.get("resourceGroupName"))
         failures = spec.check(checked, location)
     if failures:
         raise CheckFailed(failures)

@@ -462,7 +462,9 @@ class _AzureNative:
 
     def check(self, res: _Res, olds: Mapping[str, Any], news: dict[str, Any]) -> dict[str, Any]:
         if res.type in extra_types.SERVED:
-            return extra_types.check(res.type, res.name, olds, news, self.ctx.config.get("azure-native:location"))
+            return extra_types.check(
+                res.type, res.name, olds, news, config=self.ctx.config.get, group_location=self._group_location
+            )
         checked = dict(news)
         key = self.NAME_KEY[res.type]
         if checked.get(key) is None:
