@@ -20,7 +20,7 @@ from aoai_emulator import Emulator, create_emulator
 from pulumi_aoai_finetuning.client.auth import ARM_SCOPE, DATA_PLANE_SCOPE, EntraAuth, credential_options
 from pulumi_aoai_finetuning.testing import checkpoint
 from pulumi_aoai_finetuning.testing.entra import EntraLogin, deployer_login, register_principal, serve_token_service
-from pulumi_aoai_finetuning.testing.program import HarnessError, run_program
+from pulumi_aoai_finetuning.testing.program import PREVIEW_UNKNOWN, HarnessError, run_program
 from tests.test_program_harness import harness_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,6 +119,16 @@ grant = azure_native.authorization.RoleAssignment(
     principal_type="ServicePrincipal",
     role_definition_id=f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{config.require('role')}",
 )
+account = azure_native.cognitiveservices.Account(
+    "aoai",
+    resource_group_name=group.name,
+    kind="OpenAI",
+    sku=azure_native.cognitiveservices.SkuArgs(name="S0"),
+    identity=azure_native.cognitiveservices.IdentityArgs(type="SystemAssigned"),
+    properties=azure_native.cognitiveservices.AccountPropertiesArgs(custom_sub_domain_name="identityacct"),
+)
+pulumi.export("account_principal_id", account.identity.apply(lambda i: i.principal_id))
+pulumi.export("account_tenant_id", account.identity.apply(lambda i: i.tenant_id))
 pulumi.export("principal_id", identity.principal_id)
 pulumi.export("client_id", identity.client_id)
 pulumi.export("assignment", grant.name)
@@ -148,12 +158,22 @@ def held_assignments(emulator: Emulator, principal: str) -> list[dict[str, Any]]
 def test_identity_and_role_assignment_are_served_with_azure_natives_outputs(
     entra: tuple[Emulator, str, EntraLogin], tmp_path: Path
 ) -> None:
-    """The identity's ids come back flattened; the assignment gets a GUID name; changing its role replaces it."""
+    """Identities' ids come back as azure-native's outputs; an assignment gets a GUID name; a new role replaces it.
+
+    The user-assigned identity's ids are flattened to the top level; the account's system-assigned identity
+    comes back under ``identity`` with its principal and tenant ids (unknown in the preview, made by ARM).
+    """
     emulator, url, login = entra
     program, state = identity_program(tmp_path), tmp_path / "dev.json"
     config = {"azure-openai:armEndpoint": url, "role": READER}
+    planned = run_program("preview", program, state, config=config, entra=login)
+    assert planned.outputs["account_principal_id"] == PREVIEW_UNKNOWN
+    assert planned.outputs["principal_id"] == PREVIEW_UNKNOWN
     up = run_program("up", program, state, config=config, entra=login)
     out = up.outputs
+    assert GUID.fullmatch(out["account_principal_id"])
+    assert out["account_principal_id"] != out["principal_id"]
+    assert out["account_tenant_id"] == login.tenant_id
     assert GUID.fullmatch(out["principal_id"])
     assert GUID.fullmatch(out["client_id"])
     assert GUID.fullmatch(out["assignment"])
