@@ -9,7 +9,8 @@ echoing inputs (the pattern of pulumi's own ``pulumi.runtime.set_mocks`` tests, 
   with the stack config as the engine sends it, and are driven as the engine drives them: Check, then
   Create; or Diff, then nothing (a *same* step keeps the old outputs), Update, or a replacement
   (create-before-delete unless asked otherwise); secrets stripped before sending and re-marked by key;
-* ``azure-native:resources:ResourceGroup`` and ``azure-native:cognitiveservices:Account`` are served over HTTP
+* ``azure-native:resources:ResourceGroup`` and ``azure-native:cognitiveservices:Account`` (and the types of
+  :mod:`~pulumi_aoai_finetuning.testing.azure_native_types`: identities, role assignments, random strings) are served over HTTP
   by the ARM endpoint in ``azure-openai:armEndpoint`` (the emulator's), with the outputs the azure-native
   SDK expects, auto-naming included; ``azure-native:authorization:getClientConfig`` and
   ``azure-native:cognitiveservices:listAccountKeys`` are answered too;
@@ -23,11 +24,14 @@ echoing inputs (the pattern of pulumi's own ``pulumi.runtime.set_mocks`` tests, 
 
 Data-plane credentials. A real stack that creates its own account authenticates the providers with
 Microsoft Entra ID, or with a key the user stored by ``pulumi config set --secret azure-openai:apiKey``.
-The emulator has no Entra ID, so, when the stack config gives no ``azure-openai:apiKey``/``apiKeys`` (and
-``AZURE_OPENAI_API_KEY`` is unset), the harness stands in for it: it lists the keys of the accounts in the
-stack through ARM ``listKeys`` - right after creating one, or when a provider is about to call the data
-plane - and hands them to the plugin as the secret ``azure-openai:apiKeys``. A no-op ``up`` or a ``preview``
-therefore calls nothing. Pass ``keys_from_arm=False`` (``--no-arm-keys``) to turn this off.
+With ``entra`` (an :class:`~pulumi_aoai_finetuning.testing.entra.EntraLogin`; ``--emulator`` makes one) the
+run is signed in to the emulator's Entra ID: the plugin gets the ``AZURE_*`` variables and the providers use
+``DefaultAzureCredential``. For an account that still allows keys, when the stack config gives no
+``azure-openai:apiKey``/``apiKeys`` (and ``AZURE_OPENAI_API_KEY`` is unset), the harness also lists its keys
+through ARM ``listKeys`` - right after creating one, or when a provider is about to call the data plane - and
+hands them to the plugin as the secret ``azure-openai:apiKeys``; an account with ``disableLocalAuth`` gets
+none. A no-op ``up`` or a ``preview`` therefore calls nothing. Pass ``keys_from_arm=False``
+(``--no-arm-keys``) to turn the listing off.
 
 Each step names what changes: :attr:`ProgramStep.changed` holds the top-level input properties an update
 or replacement changes (old and new values as JSON, secrets masked by key as the engine marks them),
