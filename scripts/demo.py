@@ -43,7 +43,7 @@ def emulator() -> Iterator[tuple[str, EntraLogin]]:
     served = create_emulator(clock="time", time_scale=TIME_SCALE, seed=2026)
     try:
         url = served.serve().url
-        yield url, deployer_login(served, url, serve_token_service(served), [SUBSCRIPTION])
+        yield url, deployer_login(url, serve_token_service(served), [SUBSCRIPTION])
     finally:
         served.close()
 

@@ -150,9 +150,7 @@ class Lifecycle:
         self.emulator: Emulator = create_emulator(seed=seed)
         self.url = self.emulator.serve().url
         self.token_server = serve_token_service(self.emulator)
-        self.login: EntraLogin = deployer_login(
-            self.emulator, self.url, self.token_server, [DEFAULT_SUBSCRIPTION, PROD_SUBSCRIPTION]
-        )
+        self.login: EntraLogin = deployer_login(self.url, self.token_server, [DEFAULT_SUBSCRIPTION, PROD_SUBSCRIPTION])
         # The emulator's deployer is a service principal (a human after `az login` is a "User").
         self.extra_config: dict[str, str] = {f"{example.name}:deployerPrincipalType": "ServicePrincipal"}
         self.extra_keys: dict[str, str] = {}  # endpoint -> key of accounts the stacks use but do not create

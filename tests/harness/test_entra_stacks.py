@@ -38,7 +38,7 @@ def entra() -> Iterator[tuple[Emulator, str, EntraLogin]]:
     url = emulator.serve().url
     try:
         token_server = serve_token_service(emulator)
-        yield emulator, url, deployer_login(emulator, url, token_server, [SUB])
+        yield emulator, url, deployer_login(url, token_server, [SUB])
     finally:
         emulator.close()
 

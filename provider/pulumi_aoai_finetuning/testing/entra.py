@@ -20,8 +20,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +119,10 @@ def register_principal(admin_url: str, name: str) -> dict[str, str]:
     """A new app registration at the emulator (``POST /_emulator/principals``): ids and its client secret."""
     answer = httpx2.post(f"{admin_url.rstrip('/')}{_ADMIN}", json={"name": name, "roles": []}, timeout=30)
     if answer.status_code != 201:
-        raise RuntimeError(f"the emulator refused to register principal {name!r}: {answer.status_code} {answer.text}")
+        raise RuntimeError(
+            f"the emulator at {admin_url} refused to register principal {name!r} ({answer.status_code} {answer.text}): "
+            "point the harness at this package's emulator (aoai-emulator), whose admin API registers principals"
+        )
     made: dict[str, str] = answer.json()
     return made
 
@@ -147,7 +149,10 @@ def grant(arm_url: str, scope: str, role_id: str, object_id: str) -> None:
         timeout=30,
     )
     if answer.status_code not in (200, 201):
-        raise RuntimeError(f"the emulator refused the role assignment at {scope}: {answer.status_code} {answer.text}")
+        raise RuntimeError(
+            f"the emulator at {arm_url} refused to assign role {role_id} at {scope} ({answer.status_code} "
+            f"{answer.text}): the scope must be a subscription or resource id, the role one of its built-in roles"
+        )
 
 
 def serve_token_service(emulator: Any) -> Any:
@@ -162,9 +167,7 @@ def serve_token_service(emulator: Any) -> Any:
     return server
 
 
-def deployer_login(
-    emulator: Any, url: str, token_server: Any, subscriptions: list[str], name: str = "deployer"
-) -> EntraLogin:
+def deployer_login(url: str, token_server: Any, subscriptions: list[str], name: str = "deployer") -> EntraLogin:
     """Register a deployer principal at a served emulator with *Owner* on each subscription."""
     made = register_principal(url, name)
     for sub in subscriptions:
@@ -179,8 +182,7 @@ def deployer_login(
     )
 
 
-@contextmanager
-def private_login(directory: Path, url: str, emulator: Any, subscription: str) -> Iterator[EntraLogin]:
+def private_login(directory: Path, url: str, emulator: Any, subscription: str) -> EntraLogin:
     """The deployer of a private emulator (``--emulator``): made once, kept in ``directory`` beside its state.
 
     The principal must outlive one command: role assignments in the stack name its object id. Its client
@@ -192,10 +194,10 @@ def private_login(directory: Path, url: str, emulator: Any, subscription: str) -
     principals = emulator.state().get("principals", {})
     if known.get("client_id") not in principals:
         known = register_principal(url, "deployer")
-        path.write_text(json.dumps(known) + "\n")
-        path.chmod(0o600)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            out.write(json.dumps(known) + "\n")
     grant(url, f"/subscriptions/{subscription}", OWNER_ROLE, known["object_id"])
-    yield EntraLogin(
+    return EntraLogin(
         known["tenant_id"],
         known["client_id"],
         known["client_secret"],

@@ -1477,7 +1477,7 @@ def run_program(
                 raise HarnessError(str(exc)) from None
             # The deployer signs in to the emulator's Entra ID; ARM and keyless accounts then check its roles.
             subscription = stack_subscription(program_dir, stack, config)
-            entra = served.enter_context(private_login(directory, url, private, subscription))
+            entra = private_login(directory, url, private, subscription)
             config, secrets = _emulator_config(url, config, secrets, arm_token=False)
         return _run_command(
             command,
