@@ -1,9 +1,10 @@
 """``make demo``: the quickstart as a ``pulumi up`` against the local emulator, then ``pulumi destroy``.
 
-It starts ``aoai-emulator`` on a clock 100 times faster than real time (the 20-minute training job takes
+It starts the emulator on a clock 100 times faster than real time (the 20-minute training job takes
 about 12 seconds), then runs ``examples/quickstart``: with the real ``pulumi`` CLI and a local ``file://``
 backend when ``pulumi`` is on PATH, otherwise through this package's program harness (the real
-dynamic-provider server, with azure-native's resource group and account served by the emulator's ARM).
+dynamic-provider server, with azure-native's resources served by the emulator's ARM, signed in to the
+emulator's Microsoft Entra ID as a deployer: the quickstart's account refuses keys).
 It shows every step, the stack outputs and the training metrics, destroys the stack, stops the emulator,
 and ends by naming the model it deployed.
 """
@@ -13,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,36 +25,27 @@ from typing import Any
 
 import httpx2
 
+from aoai_emulator import create_emulator
 from pulumi_aoai_finetuning.testing import ProgramStep, run_program
+from pulumi_aoai_finetuning.testing.entra import EntraLogin, deployer_login, serve_token_service
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "examples" / "quickstart"
-EMULATOR = Path(sys.executable).parent / "aoai-emulator"
-TIME_SCALE = "100"
+TIME_SCALE = 100.0
+SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 ARM_TOKEN = "demo-token"  # noqa: S105 - not a secret: the emulator accepts any opaque bearer token
 SYMBOLS = {"create": "+", "same": " ", "update": "~", "replace": "+-", "delete": "-", "delete-replaced": "-"}
 
 
 @contextmanager
-def emulator() -> Iterator[str]:
-    """Run the emulator for the length of the demo; yields its URL."""
-    process = subprocess.Popen(
-        [str(EMULATOR), "--port", "0", "--clock", "time", "--time-scale", TIME_SCALE, "--seed", "2026"],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+def emulator() -> Iterator[tuple[str, EntraLogin]]:
+    """Run the emulator for the length of the demo; yields its URL and a deployer signed in to its Entra ID."""
+    served = create_emulator(clock="time", time_scale=TIME_SCALE, seed=2026)
     try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise SystemExit("the emulator did not start")
-        yield url
+        url = served.serve().url
+        yield url, deployer_login(url, serve_token_service(served), [SUBSCRIPTION])
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        if process.stdout:
-            process.stdout.close()
+        served.close()
 
 
 def show_step(step: ProgramStep) -> None:
@@ -73,7 +64,7 @@ def show_metrics(metrics: dict[str, Any] | None) -> None:
         print(f"  {key:<32} {value:g}")
 
 
-def with_harness(url: str, workdir: Path) -> dict[str, Any]:
+def with_harness(url: str, login: EntraLogin, workdir: Path) -> dict[str, Any]:
     """The quickstart through the program harness."""
     print(
         "No `pulumi` CLI on PATH: running the quickstart through the program harness "
@@ -84,12 +75,15 @@ def with_harness(url: str, workdir: Path) -> dict[str, Any]:
         "azure-openai:pollIntervalSeconds": "0.5",
         "azure-openai:pollMaxSeconds": "2",
         "azure-native:location": "eastus2",
+        "quickstart:deployerPrincipalType": "ServicePrincipal",  # the emulator's deployer is a service principal
     }
     state = workdir / "demo.json"
-    secrets = {"azure-openai:armToken": ARM_TOKEN}
+    secrets: dict[str, str] = {}  # no key, no operator token: the deployer's Entra ID tokens
     print("$ pulumi up   (stack: demo)")
     started = time.monotonic()
-    result = run_program("up", QUICKSTART, state, config=config, secrets=secrets, stack="demo", on_step=show_step)
+    result = run_program(
+        "up", QUICKSTART, state, config=config, secrets=secrets, stack="demo", on_step=show_step, entra=login
+    )
     print(f"  done in {time.monotonic() - started:.1f} s, after a preview that planned {len(result.preview)} steps")
     outputs = dict(result.outputs)
     print("\nOutputs:")
@@ -98,7 +92,9 @@ def with_harness(url: str, workdir: Path) -> dict[str, Any]:
             print(f"  {key:<18} {value}")
     show_metrics(outputs.get("metrics"))
     print("\n$ pulumi destroy")
-    run_program("destroy", QUICKSTART, state, config=config, secrets=secrets, stack="demo", on_step=show_step)
+    run_program(
+        "destroy", QUICKSTART, state, config=config, secrets=secrets, stack="demo", on_step=show_step, entra=login
+    )
     return outputs
 
 
@@ -146,10 +142,10 @@ def with_cli(pulumi: str, url: str, workdir: Path) -> dict[str, Any]:
 
 def main() -> int:
     """Run the demo; the last line names the deployed model."""
-    with tempfile.TemporaryDirectory(prefix="aoai-demo-") as tmp, emulator() as url:
-        print(f"Emulator: {url} (clock x{TIME_SCALE})\n")
+    with tempfile.TemporaryDirectory(prefix="aoai-demo-") as tmp, emulator() as (url, login):
+        print(f"Emulator: {url} (clock x{TIME_SCALE:g})\n")
         pulumi = shutil.which("pulumi")
-        outputs = with_cli(pulumi, url, Path(tmp)) if pulumi else with_harness(url, Path(tmp))
+        outputs = with_cli(pulumi, url, Path(tmp)) if pulumi else with_harness(url, login, Path(tmp))
     print("\nEmulator stopped; the stack was destroyed.")
     print(f"Deployed model: {outputs['fine_tuned_model']} as deployment '{outputs['deployment_name']}'")
     return 0

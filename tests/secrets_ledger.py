@@ -80,6 +80,9 @@ def install() -> None:
             if isinstance(value, str) and value.startswith("{"):
                 with contextlib.suppress(ValueError, AttributeError):
                     LEDGER.secrets.update(str(v) for v in json.loads(value).values())
+        signed_in = (kwargs.get("env") or {}).get("AZURE_CLIENT_SECRET")  # a deployer signed in to Entra ID
+        if signed_in:
+            LEDGER.secrets.add(str(signed_in))
         plugin_init(self, config, *args, secrets=secrets, **kwargs)
 
     def plugin_close_(self: Any) -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_azure_native as azure_native
+import pulumi_random as random
 
 from pulumi_aoai_finetuning import Deployment, FineTuningJob, TrainingFile
 
@@ -11,14 +12,21 @@ config = pulumi.Config()
 location = config.get("location") or "eastus2"
 data = Path(__file__).resolve().parent.parent / "data"
 
+# Soft delete keeps a deleted account's name for 48 hours: a random suffix kept in the state never collides.
+suffix = random.RandomString("suffix", length=8, special=False, upper=False)
+name = suffix.result.apply(lambda s: f"continuous-{s}")
 group = azure_native.resources.ResourceGroup("rg", location=location)
 account = azure_native.cognitiveservices.Account(
     "aoai",
+    account_name=name,
     resource_group_name=group.name,
     location=location,
     kind="OpenAI",
     sku=azure_native.cognitiveservices.SkuArgs(name="S0"),
-    properties=azure_native.cognitiveservices.AccountPropertiesArgs(public_network_access="Enabled"),
+    properties=azure_native.cognitiveservices.AccountPropertiesArgs(
+        custom_sub_domain_name=name,  # a custom subdomain, as Entra ID needs (this stack still uses keys)
+        public_network_access="Enabled",
+    ),
 )
 endpoint = account.properties.endpoint
 

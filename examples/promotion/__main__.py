@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_azure_native as azure_native
+import pulumi_random as random
 
 from pulumi_aoai_finetuning import Deployment, Evaluation, FineTuningJob, TrainingFile
 
@@ -20,21 +21,44 @@ stage = config.require("stage")
 location = config.get("location") or "eastus2"
 data = Path(__file__).resolve().parent.parent / "data"
 BASE_MODEL = "gpt-4o-mini-2024-07-18"
+# Built-in role "Cognitive Services OpenAI Contributor": upload files, fine-tune, deploy (Azure built-in roles).
+OPENAI_CONTRIBUTOR = "a001fd3d-188f-4b5d-821b-7da978bf7442"
 
+# Soft delete keeps a deleted account's name for 48 hours: a random suffix kept in the state never collides.
+suffix = random.RandomString(f"suffix-{stage}", length=8, special=False, upper=False)
+name = suffix.result.apply(lambda s: f"promo-{stage}-{s}")
 group = azure_native.resources.ResourceGroup(f"rg-{stage}", location=location)
 account = azure_native.cognitiveservices.Account(
     f"aoai-{stage}",
+    account_name=name,
     resource_group_name=group.name,
     location=location,
     kind="OpenAI",
     sku=azure_native.cognitiveservices.SkuArgs(name="S0"),
-    properties=azure_native.cognitiveservices.AccountPropertiesArgs(public_network_access="Enabled"),
+    properties=azure_native.cognitiveservices.AccountPropertiesArgs(
+        custom_sub_domain_name=name,  # Entra ID needs it: without one the endpoint is regional
+        disable_local_auth=True,  # keys refused: Entra ID only
+        public_network_access="Enabled",
+    ),
 )
+deployer = azure_native.authorization.get_client_config_output()
+# Whoever runs `pulumi up` uploads and fine-tunes (dev) and deploys (both): the data-plane role on the account.
+access = azure_native.authorization.RoleAssignment(
+    f"deployer-openai-contributor-{stage}",
+    scope=account.id,
+    principal_id=deployer.object_id,
+    # "User" after `az login`; "ServicePrincipal" for a CI principal (Azure refuses a mismatch).
+    principal_type=config.get("deployerPrincipalType") or "User",
+    role_definition_id=deployer.subscription_id.apply(
+        lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_CONTRIBUTOR}"
+    ),
+)
+after_access = pulumi.ResourceOptions(depends_on=[access])
 
 if stage == "dev":
     endpoint = account.properties.endpoint
-    training = TrainingFile("training", endpoint=endpoint, path=str(data / "training.jsonl"))
-    validation = TrainingFile("validation", endpoint=endpoint, path=str(data / "validation.jsonl"))
+    training = TrainingFile("training", endpoint=endpoint, path=str(data / "training.jsonl"), opts=after_access)
+    validation = TrainingFile("validation", endpoint=endpoint, path=str(data / "validation.jsonl"), opts=after_access)
     job = FineTuningJob(
         "candidate",
         endpoint=endpoint,
@@ -46,6 +70,7 @@ if stage == "dev":
             "max_full_valid_loss": config.get_float("maxValidLoss") or 1.0,
             "min_full_valid_mean_token_accuracy": config.get_float("minValidAccuracy") or 0.5,
         },
+        opts=after_access,
     )
     candidate = Deployment("candidate", account_id=account.id, deployment_name="candidate", model=job.fine_tuned_model)
     # The candidate answers the test set's questions beside the base model, in one eval; a missed gate stops here.

@@ -7,13 +7,14 @@ remembers what each did (its results, the requests the emulator served meanwhile
 state after it), so each test asserts on one phase and any test can run alone (it runs the phases before
 its own first).
 
-The first ``up`` of a stack runs without data-plane keys in the stack config: the harness stands in for
-Microsoft Entra ID by listing the new account's keys through ARM. Every later command runs with the keys
-as secret stack config (``azure-openai:apiKeys``), as a user who set them would, so that no ``listKeys`` POST
-muddies the request log of a command that must not mutate anything. (cross-region's first up cannot carry
-its destinations' keys either: with any ``apiKeys`` configured, the harness stops listing the key of the
-account the program creates. Its resources need none: the copy runs on the source account, deployments
-go through ARM.)
+Every command runs as a deployer signed in to the emulator's Microsoft Entra ID (a service principal with
+*Owner* on the examples' subscriptions, through azure-identity's real credential classes): ARM checks its
+roles, and accounts that disable keys (quickstart, promotion, cross-region) check the data-plane role the
+example assigns it. The first ``up`` of a stack runs without data-plane keys in the stack config: for an
+account that still allows keys (continuous) the harness lists them through ARM. Every later command runs
+with those keys as secret stack config (``azure-openai:apiKeys``), as a user who set them would, so that no
+``listKeys`` POST muddies the request log of a command that must not mutate anything. Token requests to the
+emulator's Entra ID are not counted as mutations: they change no resource.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import httpx2
 
 from aoai_emulator import Emulator, create_emulator
 from pulumi_aoai_finetuning.testing import checkpoint
+from pulumi_aoai_finetuning.testing.entra import EntraLogin, deployer_login, serve_token_service
 from pulumi_aoai_finetuning.testing.program import ProgramResult, run_program
 from tests.emulator.support import chat_dataset
 
@@ -43,6 +45,8 @@ MODEL_RE = re.compile(rf"{re.escape(BASE_MODEL)}\.ft-[0-9a-f]{{32}}-(?P<suffix>[
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TERMINAL_JOB_STATES = frozenset({"succeeded", "failed", "cancelled"})
 PROD_SUBSCRIPTION = "22222222-2222-2222-2222-222222222222"  # examples/promotion/Pulumi.prod.yaml
+DEFAULT_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+KEYLESS = frozenset({"quickstart", "promotion", "cross-region"})  # the examples whose accounts disable keys
 
 ACCOUNT = "azure-native:cognitiveservices:Account"
 TRAINING_FILE = "pulumi-python:dynamic/azure-openai:TrainingFile"
@@ -62,11 +66,12 @@ class Example:
     deleted: tuple[str, str]  # (stack, logical name of a Deployment)
     stacks: tuple[str, ...] = ("dev",)
     suffixes: frozenset[str] = frozenset()  # the `suffix` of each job it trains
+    source: Path | None = None  # a variant of the example's program, written elsewhere by a test
 
     @property
     def directory(self) -> Path:
         """The project directory."""
-        return EXAMPLES / self.name
+        return self.source or EXAMPLES / self.name
 
 
 EXAMPLE_SPECS = {
@@ -97,7 +102,7 @@ class Phase:
 
     def mutations(self) -> list[tuple[str, str]]:
         """The POST/PUT/PATCH/DELETE requests served during the phase."""
-        return [(r["method"], r["path"]) for r in self.requests if r["method"] in MUTATING]
+        return [(r["method"], r["path"]) for r in self.requests if r["method"] in MUTATING and r["plane"] != "entra"]
 
     def steps(self) -> list[tuple[str, str, str, str]]:
         """(stack, type, logical name, op) of every step, stacks in the order they ran."""
@@ -144,7 +149,10 @@ class Lifecycle:
         self.workdir = workdir
         self.emulator: Emulator = create_emulator(seed=seed)
         self.url = self.emulator.serve().url
-        self.extra_config: dict[str, str] = {}
+        self.token_server = serve_token_service(self.emulator)
+        self.login: EntraLogin = deployer_login(self.url, self.token_server, [DEFAULT_SUBSCRIPTION, PROD_SUBSCRIPTION])
+        # The emulator's deployer is a service principal (a human after `az login` is a "User").
+        self.extra_config: dict[str, str] = {f"{example.name}:deployerPrincipalType": "ServicePrincipal"}
         self.extra_keys: dict[str, str] = {}  # endpoint -> key of accounts the stacks use but do not create
         self._outcomes: dict[str, Phase | BaseException] = {}
         if example.name == "cross-region":
@@ -174,7 +182,7 @@ class Lifecycle:
         accounts = self.emulator.state()["accounts"]
         for res in (r for r in self.stack_state(stack)["resources"] if r["type"] == ACCOUNT):
             held = accounts.get(res["outputs"]["name"].lower())
-            if held is not None:
+            if held is not None and not held["properties"].get("disableLocalAuth"):
                 keys[res["outputs"]["properties"]["endpoint"]] = held["keys"][0]
         return keys
 
@@ -186,7 +194,7 @@ class Lifecycle:
             "azure-openai:pollMaxSeconds": "0.05",
             **self.extra_config,
         }
-        secrets = {"azure-openai:armToken": ARM_TOKEN}
+        secrets: dict[str, str] = {}  # ARM with the deployer's Entra ID token, not an operator's token
         if keys:
             secrets["azure-openai:apiKeys"] = json.dumps(self.user_keys(stack))
         references = {other: self.state_file(other) for other in self.example.stacks if other != stack}
@@ -198,6 +206,7 @@ class Lifecycle:
             secrets=secrets,
             stack=stack,
             stack_references=references,
+            entra=self.login,
         )
 
     def _record(self, run: Callable[[], dict[str, ProgramResult]]) -> Phase:
@@ -278,6 +287,11 @@ class Lifecycle:
             return phase
 
         return self._phase("destroy", body)
+
+    def up_after_destroy(self) -> Phase:
+        """``up`` of every stack after the ``destroy``: the deleted accounts are soft-deleted, and must not block it."""
+        self.destroy()
+        return self._phase("up_after_destroy", lambda: self._all("up", keys=False))
 
     # --- cross-region's prerequisites ---------------------------------------------------------------------
 

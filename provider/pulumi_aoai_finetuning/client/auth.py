@@ -6,12 +6,15 @@ stack config (``configure``) or the environment, when a call is made.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import CredentialError
+from .security import is_loopback
 
 DATA_PLANE_SCOPE = "https://cognitiveservices.azure.com/.default"
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -65,6 +68,18 @@ class BearerAuth:
         return "BearerAuth(token='***')"
 
 
+def credential_options(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for azure-identity's credentials: instance discovery off for a loopback authority.
+
+    MSAL validates an authority host it does not know by asking ``login.microsoftonline.com`` (instance
+    discovery); a token service on this machine (the emulator's Entra ID, ``AZURE_AUTHORITY_HOST``) is unknown
+    to it by nature and the machine may be offline, so discovery is skipped for loopback hosts only.
+    """
+    authority = (os.environ if env is None else env).get("AZURE_AUTHORITY_HOST", "")
+    host = urllib.parse.urlsplit(authority if "://" in authority else f"https://{authority}").hostname
+    return {"disable_instance_discovery": True} if host and is_loopback(host) else {}
+
+
 class EntraAuth:
     """Tokens from ``DefaultAzureCredential`` for one scope, fetched lazily and refreshed before expiry."""
 
@@ -83,7 +98,7 @@ class EntraAuth:
             if cls._credential is None:
                 from azure.identity import DefaultAzureCredential  # noqa: PLC0415 - heavy; needed only without a key
 
-                cls._credential = DefaultAzureCredential()
+                cls._credential = DefaultAzureCredential(**credential_options())
             return cls._credential
 
     def headers(self) -> dict[str, str]:

@@ -2,8 +2,10 @@
 
 The harness serves ``azure-native:resources:ResourceGroup`` and ``azure-native:cognitiveservices:Account``
 over HTTP from the ARM endpoint in ``azure-openai:armEndpoint`` (the emulator's), with the outputs the
-azure-native SDK expects, auto-naming included; ``azure-native:authorization:getClientConfig`` and
-``azure-native:cognitiveservices:listAccountKeys`` are answered too.
+azure-native SDK expects, auto-naming included, and delegates the types of
+:mod:`~pulumi_aoai_finetuning.testing.azure_native_types` (identities, role assignments, random strings);
+``azure-native:authorization:getClientConfig`` and ``azure-native:cognitiveservices:listAccountKeys`` are
+answered too.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from pulumi.runtime import rpc
 
 from .. import config as aoai_config
 from ..client.arm import ArmClient
+from ..client.auth import Auth
 from ..client.dataplane import normalize_endpoint
 from ..client.errors import AzureOpenAIError, NotFoundError
 from ..client.retry import RetryPolicy
 from ..inputs import is_unknown, plain
+from . import azure_native_types as extra_types
 from .changes import _changed, _Diff
+from .entra import CredentialAuth
 from .provider_calls import CheckFailed
 from .results import HarnessError
 from .state import _Res
@@ -44,8 +49,9 @@ _UNKNOWN = pulumi.output.Unknown()  # type: ignore[no-untyped-call]  # a value a
 class _Arm:
     """The package's ARM client (retries, long-running operations), one per api-version; errors as HarnessError."""
 
-    def __init__(self, settings: aoai_config.Settings) -> None:
+    def __init__(self, settings: aoai_config.Settings, auth: Auth | None = None) -> None:
         self.settings = settings
+        self.auth = auth  # the deployer's Entra ID credential; else what the stack config says
         self._clients: dict[str, ArmClient] = {}
         self._lock = threading.Lock()
 
@@ -57,7 +63,7 @@ class _Arm:
         if version not in self._clients:
             self._clients[version] = ArmClient(
                 self.settings.arm_endpoint,
-                self.settings.arm_auth(),
+                self.auth or self.settings.arm_auth(),
                 api_version=version,
                 # azure-native's provider retries throttling, outages and resets too.
                 policy=RetryPolicy(max_attempts=max(self.settings.max_retries, 8)),
@@ -69,6 +75,8 @@ class _Arm:
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
+        if isinstance(self.auth, CredentialAuth):
+            self.auth.close()  # its token session: no connection left open to the emulator's https server
 
     def get(self, path: str, version: str) -> dict[str, Any] | None:
         """A resource, or None when it does not exist."""
@@ -111,16 +119,21 @@ def _autoname(logical: str) -> str:
 class _AzureNative:
     """Resource groups and Cognitive Services accounts, served by ARM, shaped as pulumi-azure-native outputs."""
 
-    NAME_KEY = {RESOURCE_GROUP: "resourceGroupName", ACCOUNT: "accountName"}
+    NAME_KEY = {RESOURCE_GROUP: "resourceGroupName", ACCOUNT: "accountName", **extra_types.NAME_KEY}
     REPLACE_ON = {
         RESOURCE_GROUP: ("resourceGroupName", "location"),
         ACCOUNT: ("accountName", "resourceGroupName", "location", "kind"),
+        **extra_types.REPLACE_ON,
     }
 
     def __init__(self, ctx: _Context) -> None:
         self.ctx = ctx
 
     def check(self, res: _Res, olds: Mapping[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        if res.type in extra_types.SERVED:
+            return extra_types.check(
+                res.type, res.name, olds, news, config=self.ctx.config.get, group_location=self._group_location
+            )
         checked = dict(news)
         key = self.NAME_KEY[res.type]
         if checked.get(key) is None:
@@ -163,6 +176,8 @@ class _AzureNative:
         return f"/subscriptions/{self.ctx.subscription}/resourceGroups/{group}"
 
     def _path(self, res_type: str, inputs: Mapping[str, Any]) -> str:
+        if res_type in extra_types.TYPES:
+            return extra_types.TYPES[res_type].path(self.ctx.subscription, inputs)
         if res_type == RESOURCE_GROUP:
             return self._group_path(inputs["resourceGroupName"])
         return (
@@ -171,13 +186,19 @@ class _AzureNative:
         )
 
     def _body(self, res_type: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        if res_type in extra_types.TYPES:
+            return extra_types.TYPES[res_type].body(inputs)
         keys = ("location", "tags", "managedBy") if res_type == RESOURCE_GROUP else ARM_ACCOUNT_BODY
-        return {k: plain(inputs[k]) for k in keys if inputs.get(k) is not None}
+        return extra_types.arm_body({k: plain(inputs[k]) for k in keys if inputs.get(k) is not None})
 
     def _version(self, res_type: str) -> str:
+        if res_type in extra_types.TYPES:
+            return extra_types.TYPES[res_type].api_version
         return RESOURCE_GROUP_API if res_type == RESOURCE_GROUP else ACCOUNT_API
 
     def put(self, res: _Res, checked: Mapping[str, Any], *, create: bool = True) -> tuple[str, dict[str, Any]]:
+        if res.type == extra_types.RANDOM_STRING:
+            return extra_types.random_put(checked)
         path = self._path(res.type, checked)
         version = self._version(res.type)
         if create and self.ctx.arm.get(path, version) is not None:
@@ -188,23 +209,28 @@ class _AzureNative:
             )
         body = self.ctx.arm.put(path, version, self._body(res.type, checked))
         outputs = self.outputs(res.type, body)
-        if create and res.type == ACCOUNT and self.ctx.fetch_keys:
+        if create and res.type == ACCOUNT and self.ctx.fetch_keys and not extra_types.local_auth_disabled(outputs):
             # The run mutates anyway: take the new account's key now, so the plugin starts with it.
             endpoint = normalize_endpoint(outputs["properties"]["endpoint"])
             self.ctx.remember_key(endpoint, self.ctx.arm.list_keys(body["id"])["key1"])
         return str(body["id"]), outputs
 
     def read(self, old: _Res) -> tuple[str | None, dict[str, Any]]:
+        if old.type == extra_types.RANDOM_STRING:
+            return old.id, old.outputs  # nothing remote: the string lives in the state only
         body = self.ctx.arm.get(old.id, self._version(old.type))
         if body is None:
             return None, {}
         return str(body["id"]), self.outputs(old.type, body)
 
     def delete(self, old: _Res) -> None:
-        self.ctx.arm.delete(old.id, self._version(old.type))
+        if old.type != extra_types.RANDOM_STRING:
+            self.ctx.arm.delete(old.id, self._version(old.type))
 
     def outputs(self, res_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """The ARM body as the azure-native SDK expects the engine to hand it over (wire names)."""
+        if res_type in extra_types.TYPES:
+            return extra_types.TYPES[res_type].shape(body)
         keys = GROUP_OUTPUTS if res_type == RESOURCE_GROUP else ACCOUNT_OUTPUTS
         out = {k: body[k] for k in keys if body.get(k) is not None}
         out["azureApiVersion"] = self._version(res_type)
@@ -212,6 +238,8 @@ class _AzureNative:
 
     def preview(self, res_type: str, checked: Mapping[str, Any], old: _Res | None) -> dict[str, Any]:
         """A preview's outputs: what the inputs say, old outputs where unchanged, the rest unknown."""
+        if res_type in extra_types.SERVED:
+            return extra_types.preview(res_type, checked, old.outputs if old else None, _UNKNOWN)
         out: dict[str, Any] = dict(old.outputs) if old else {"azureApiVersion": self._version(res_type)}
         out["name"] = checked[self.NAME_KEY[res_type]]
         for key in ("location", "tags", "kind", "sku", "identity", "managedBy"):
@@ -222,6 +250,12 @@ class _AzureNative:
         ):
             # The endpoint and provisioning state are computed: the whole property is unknown until created.
             out["properties"] = _UNKNOWN
+        if (
+            res_type == ACCOUNT
+            and "identity" in checked
+            and (old is None or old.inputs.get("identity") != checked["identity"])
+        ):
+            out["identity"] = _UNKNOWN  # its principalId is made by ARM
         return out
 
 
@@ -232,6 +266,8 @@ ACCOUNT_OUTPUTS = ("etag", "identity", "kind", "location", "name", "properties",
 
 def invoke_function(ctx: _Context, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
     """Answer one of the azure-native functions a program may call."""
+    if token == GET_CLIENT_CONFIG and ctx.entra is not None:
+        return ctx.entra.client_config(ctx.subscription)
     if token == GET_CLIENT_CONFIG:
         zero = DEFAULT_SUBSCRIPTION
         return {

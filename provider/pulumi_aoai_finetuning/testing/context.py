@@ -14,6 +14,7 @@ from .. import config as aoai_config
 from ..client.dataplane import normalize_endpoint
 from . import checkpoint
 from .azure_native import DEFAULT_SUBSCRIPTION, _Arm
+from .entra import EntraLogin
 from .project import Project
 from .results import HarnessError, ProgramStep
 from .safety import NotLoopbackError, require_loopback_properties
@@ -39,6 +40,7 @@ class _Context:
     crypter: checkpoint.Crypter | None = None  # the stack's passphrase crypter (Pulumi.<stack>.yaml), if any
     clear_pending_creates: bool = False  # refresh --clear-pending-creates
     import_pending_creates: dict[str, str] = field(default_factory=dict)  # refresh --import-pending-creates URN ID
+    entra: EntraLogin | None = None  # the deployer signed in to the emulator's Entra ID, if the run uses it
 
     def __post_init__(self) -> None:
         try:
@@ -65,7 +67,7 @@ class _Context:
     def arm(self) -> _Arm:
         with self._arm_lock:
             if self._arm is None:
-                self._arm = _Arm(self.settings)
+                self._arm = _Arm(self.settings, self.entra.arm_auth() if self.entra else None)
             return self._arm
 
     def known_keys(self) -> dict[str, str]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pulumi.runtime import rpc
 
 from ..client.dataplane import normalize_endpoint
+from . import azure_native_types as extra_types
 from .azure_native import ACCOUNT, RESOURCE_GROUP, _AzureNative, invoke_function
 from .changes import _property_changes
 from .context import _Context
@@ -150,7 +151,7 @@ class _Deployment:
     def _provider(self, res_type: str) -> _AzureNative | _Dynamic:
         if res_type.startswith(DYNAMIC_PREFIX):
             return self.dynamic
-        if res_type in (RESOURCE_GROUP, ACCOUNT):
+        if res_type in (RESOURCE_GROUP, ACCOUNT) or res_type in extra_types.SERVED:
             return self.azure
         raise HarnessError(
             f"resource type {res_type} is not modelled by this harness: it runs dynamic resources "

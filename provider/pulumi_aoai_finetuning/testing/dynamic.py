@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..client.dataplane import normalize_endpoint
+from . import azure_native_types as extra_types
 from . import provider_calls
 from .changes import _changed, _Diff
 from .context import _API_KEYS
@@ -61,7 +62,7 @@ class _Dynamic:
             if key in self.ctx.known_keys() or key in self.ctx.configured_keys:
                 return
             account = self.find_account(key)
-            if account is not None:
+            if account is not None and not extra_types.local_auth_disabled(account.outputs):
                 self.ctx.remember_key(key, self.ctx.arm.list_keys(account.id)["key1"])
 
     def _call(self, method: str, request: Any, endpoint: Any = None) -> Any:
@@ -100,7 +101,11 @@ class _Dynamic:
             plugin_config[_API_KEYS] = json.dumps({**self.ctx.configured_keys, **keys})
             secret.add(_API_KEYS)
         self.plugin = DynamicPlugin(
-            plugin_config, secrets=secret, project=self.ctx.project.name, cwd=self.ctx.project.directory
+            plugin_config,
+            secrets=secret,
+            project=self.ctx.project.name,
+            cwd=self.ctx.project.directory,
+            env=self.ctx.entra.plugin_env() if self.ctx.entra else None,
         )
         self.plugin_keys = keys
 

@@ -75,6 +75,13 @@ def private_emulator(directory: Path) -> Iterator[str]:
     The next command on the same stack gets the same accounts, files and jobs back, on the same port:
     endpoints in the stack's state embed the port, so it is remembered and asked for again.
     """
+    with served_private_emulator(directory) as (url, _emulator):
+        yield url
+
+
+@contextmanager
+def served_private_emulator(directory: Path) -> Iterator[tuple[str, Emulator]]:
+    """:func:`private_emulator`, yielding the emulator too (its Entra ID signs the deployer in)."""
     directory.mkdir(parents=True, exist_ok=True)
     port_file = directory / "port.json"
     port = int(json.loads(port_file.read_text())["port"]) if port_file.is_file() else 0
@@ -88,6 +95,6 @@ def private_emulator(directory: Path) -> Iterator[str]:
                 f"stop what uses it, or delete {directory} to start from an empty emulator"
             ) from None
         port_file.write_text(json.dumps({"port": int(server.url.rsplit(":", 1)[1])}) + "\n")
-        yield server.url
+        yield server.url, emulator
     finally:
         emulator.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ class _Mocks(Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         """Answer a provider function."""
-        return self.deployment.invoke(args.token, args.args), None
+        return self.deployment.invoke(args.token, args.args), []  # the SDK's mock monitor iterates the failures
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         """Unused: the monitor registers resources itself, with what the mock arguments leave out."""
@@ -95,6 +96,13 @@ class _Monitor(MockMonitor):
             with self.deployment.lock:  # a failed step: the engine starts no other
                 self.deployment.error = self.deployment.error or failure
             raise failure from None
+
+    def Invoke(self, request: Any) -> Any:
+        """Answer a provider function; off the main thread in a loop of its own, closed after (as registrations)."""
+        if threading.current_thread() is threading.main_thread():
+            return super().Invoke(request)  # type: ignore[no-untyped-call]
+        with _thread_loop():  # the SDK runs invokes in executor threads, which have no loop of their own
+            return super().Invoke(request)  # type: ignore[no-untyped-call]
 
     def RegisterResource(self, request: Any) -> Any:
         """Register one resource: plan and run its step."""

@@ -19,7 +19,8 @@ from typing import Any
 from .context import _Context
 from .deployment import _Deployment
 from .dynamic import _Dynamic
-from .emulator import ARM_TOKEN, FAST_POLLING, private_emulator
+from .emulator import ARM_TOKEN, FAST_POLLING, served_private_emulator
+from .entra import EntraLogin, private_login, stack_subscription
 from .journal import pending_warning
 from .program_run import run_once
 from .project import Project
@@ -51,6 +52,7 @@ def run_program(
     clear_pending_creates: bool = False,
     import_pending_creates: Mapping[str, str] | None = None,
     skip_pending_creates: bool = False,
+    entra: EntraLogin | None = None,
 ) -> ProgramResult:
     """Run ``up``, ``preview``, ``refresh`` or ``destroy`` of a Python Pulumi program; raise :class:`HarnessError`.
 
@@ -74,11 +76,15 @@ def run_program(
         raise HarnessError("--clear-pending-creates and --import-pending-creates are options of refresh")
     with ExitStack() as served:
         if emulator:
+            directory = Path(f"{Path(state_file).resolve()}.emulator")
             try:
-                url = served.enter_context(private_emulator(Path(f"{Path(state_file).resolve()}.emulator")))
+                url, private = served.enter_context(served_private_emulator(directory))
             except OSError as exc:
                 raise HarnessError(str(exc)) from None
-            config, secrets = _emulator_config(url, config, secrets)
+            # The deployer signs in to the emulator's Entra ID; ARM and keyless accounts then check its roles.
+            subscription = stack_subscription(program_dir, stack, config)
+            entra = private_login(directory, url, private, subscription)
+            config, secrets = _emulator_config(url, config, secrets, arm_token=False)
         return _run_command(
             command,
             program_dir,
@@ -94,24 +100,29 @@ def run_program(
             skip_preview=skip_preview,
             parallel=parallel,
             pending_creates=(clear_pending_creates, dict(import_pending_creates or {})),
+            entra=entra,
         )
 
 
 def _emulator_config(
-    url: str, config: Mapping[str, str] | None, secrets: AbstractSet[str] | Mapping[str, str] | None
+    url: str,
+    config: Mapping[str, str] | None,
+    secrets: AbstractSet[str] | Mapping[str, str] | None,
+    *,
+    arm_token: bool = True,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The stack config pointed at a private emulator: its ARM, a token it accepts, quick polling.
 
     Keys configured for real accounts are dropped: the harness lists the emulator's through its ARM.
     """
-    dropped = ("azure-openai:apiKey", "azure-openai:apiKeys")
+    dropped = ("azure-openai:apiKey", "azure-openai:apiKeys", "azure-openai:armToken")
     values = {**FAST_POLLING, **{k: v for k, v in (config or {}).items() if k not in dropped}, ARM_ENDPOINT_KEY: url}
     if isinstance(secrets, Mapping):
         secret_values = {k: str(v) for k, v in secrets.items()}
     else:
         secret_values = {k: values.pop(k) for k in secrets or () if k in values}
     secret_values = {k: v for k, v in secret_values.items() if k not in dropped}
-    return values, {**secret_values, "azure-openai:armToken": ARM_TOKEN}
+    return values, {**secret_values, "azure-openai:armToken": ARM_TOKEN} if arm_token else secret_values
 
 
 def _run_command(
@@ -130,6 +141,7 @@ def _run_command(
     skip_preview: bool,
     parallel: int | None,
     pending_creates: tuple[bool, dict[str, str]] = (False, {}),
+    entra: EntraLogin | None = None,
 ) -> ProgramResult:
     if parallel is not None and parallel < 1:
         raise HarnessError(f"parallel must be at least 1 (or None: no limit), not {parallel}")
@@ -167,6 +179,7 @@ def _run_command(
         parallel,
         crypter,
         *pending_creates,
+        entra,
     )
     if not allow_azure:
         configured = bool(values.get(ARM_ENDPOINT_KEY) or os.environ.get("AZURE_OPENAI_ARM_ENDPOINT"))
