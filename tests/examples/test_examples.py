@@ -418,7 +418,6 @@ def without_copy_role(tmp_path: Path) -> Path:
     return program
 
 
-@pytest.mark.xfail(strict=True, reason="needs emulator copy RBAC check")
 def test_cross_region_copy_is_refused_without_the_azure_ai_user_role(tmp_path: Path) -> None:
     """cross-region without the role assignments: the copy fails and nothing is copied into either destination.
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import runpy
 import sys
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +50,19 @@ async def _resolve_outputs(outputs: Mapping[str, Any]) -> tuple[dict[str, Any], 
     return values, secret
 
 
+def _bury_the_programs_garbage() -> None:
+    """Collect the outputs a failed program left unawaited, quietly, as the end of its process would.
+
+    The CLI runs a program in a process of its own, which ends with it. Here the program runs in-process: an
+    output it built before failing (a ``require_output`` of a missing stack output, say) holds coroutines that
+    nobody will await, and Python would warn about them whenever the garbage collector next runs, in whatever
+    code runs then.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"coroutine '.*' was never awaited", category=RuntimeWarning)
+        gc.collect()
+
+
 def run_once(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dict[str, Any], set[str]]:
     """Run the program once under the harness's monitor; returns the stack outputs and which are secret."""
     reset_root_resource()  # set_mocks then makes a fresh root stack for this run
@@ -86,3 +101,4 @@ def run_once(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dic
             if file.startswith(program_dir + os.sep):
                 del sys.modules[name]
         pulumi.runtime.set_all_config({}, [])
+        _bury_the_programs_garbage()
