@@ -5,6 +5,7 @@ from .deployment import Deployment, DeploymentArgs, DeploymentProvider
 from .fine_tuning_job import FineTuningJob, FineTuningJobArgs, FineTuningJobProvider
 from .shapes import (
     CheckpointDict,
+    CheckpointSelectionArgsDict,
     CopiedAccountDetailDict,
     DatasetDict,
     DpoMethodArgsDict,
@@ -23,6 +24,7 @@ __all__ = [
     "CheckpointCopyArgs",
     "CheckpointCopyProvider",
     "CheckpointDict",
+    "CheckpointSelectionArgsDict",
     "CopiedAccountDetailDict",
     "DatasetDict",
     "Deployment",

@@ -24,9 +24,11 @@ from ..client import (
 from ..client.status import JOB_DEAD, JOB_PAUSED, JOB_TERMINAL
 from ..client.waiting import adopt_or_create, poll_until
 from ..inputs import Failures, check_endpoint, check_number, diff, in_place, is_unknown, user_inputs
+from . import checkpoint_selection as selection
 from ._common import Provider, resource_props
 from .shapes import (
     CheckpointDict,
+    CheckpointSelectionArgsDict,
     DatasetDict,
     HyperparametersArgsDict,
     JobErrorDict,
@@ -37,18 +39,20 @@ from .shapes import (
 INPUTS = (
     "endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
     "training_type", "wait", "timeout_minutes", "paused", "quality_gate", "delete_model_on_destroy",
+    "select_checkpoint_by",
 )  # fmt: skip
 OUTPUTS = (
     "job_id", "status", "fine_tuned_model", "trained_tokens", "result_files", "checkpoints", "metrics", "error",
-    "created_at", "finished_at", "job_seed", "datasets",
+    "created_at", "finished_at", "job_seed", "datasets", *selection.OUTPUTS,
 )  # fmt: skip
 REPLACE_ON = ("endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
               "training_type")  # fmt: skip
-UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy")
+UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy", "select_checkpoint_by")
 KEPT_BY_UPDATE = ("job_id", "created_at", "job_seed")  # an update never starts another job
 # Once a job has succeeded nothing it produced can change; before, an update may resume it and it may finish.
 KEPT_ONCE_SUCCEEDED = (
     "status", "fine_tuned_model", "trained_tokens", "result_files", "checkpoints", "metrics", "error", "finished_at",
+    *selection.OUTPUTS,
 )  # fmt: skip
 SUFFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 HYPERPARAMETERS = {
@@ -227,11 +231,16 @@ class FineTuningJobProvider(Provider):
                 f"pause and resume need azure-openai:apiVersion v1 or a preview version, not {settings.api_version}",
             )
         _check_gate(failures, news.get("quality_gate"))
+        selection.check_selection(failures, news)
         if news.get("quality_gate") and news.get("wait") is False:
             failures.add("quality_gate", "a quality_gate needs wait=true: the metrics exist only once the job is done")
         return CheckResult(news, failures.items)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """The plan for ``news``; a new ``select_checkpoint_by`` re-selects in place (its outputs then change)."""
+        return selection.unsettled(self._diff(olds, news), olds, news)
+
+    def _diff(self, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Replace on any training input; pause/resume in place; waiting settings touch nothing remote.
 
         A dataset re-uploaded with identical content (a new file id, the same content-addressed name) is not
@@ -422,6 +431,7 @@ class FineTuningJobProvider(Provider):
                 }
                 for c in client.job_checkpoints(job["id"])
             ]
+            out.update(selection.select(out["checkpoints"], inputs.get("select_checkpoint_by"), job["id"]))
             files = job.get("result_files") or []
             metrics = final_metrics(client.results(files[0])) if files else {}
             out["metrics"] = job_metrics(metrics)
@@ -558,6 +568,8 @@ class FineTuningJobArgs:
     """Thresholds on the final metrics, e.g. ``{"max_full_valid_loss": 0.5}``; a missed one fails the update."""
     delete_model_on_destroy: pulumi.Input[bool] | None = None
     """Delete the fine-tuned model when the job is destroyed (default false: the model is kept)."""
+    select_checkpoint_by: pulumi.Input[str | CheckpointSelectionArgsDict] | None = None
+    """The metric that picks ``selected_model`` among the checkpoints, e.g. ``{"metric": "full_valid_loss"}``."""
 
 
 class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
@@ -592,6 +604,12 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         """The thresholds the final metrics had to meet."""
         delete_model_on_destroy: pulumi.Output[bool | None]
         """Whether destroy deletes the model."""
+        select_checkpoint_by: pulumi.Output[str | dict[str, str] | None]
+        """The metric (and min or max) that picks ``selected_model``."""
+        selected_model: pulumi.Output[str | None]
+        """The best checkpoint's model by ``select_checkpoint_by`` (the final model when it is best): deployable."""
+        selected_checkpoint: pulumi.Output[str | None]
+        """The id (``ftchkpt-...``) of that checkpoint, e.g. a CheckpointCopy's ``checkpoint``."""
         job_id: pulumi.Output[str]
         """The job's id (``ftjob-...``)."""
         job_seed: pulumi.Output[int]
@@ -631,6 +649,8 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         error: pulumi.Output[dict[str, Any] | None]
         created_at: pulumi.Output[int]
         finished_at: pulumi.Output[int | None]
+        selected_model: pulumi.Output[str | None]
+        selected_checkpoint: pulumi.Output[str | None]
 
     @overload
     def __init__(
@@ -657,6 +677,7 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         paused: pulumi.Input[bool] | None = None,
         quality_gate: pulumi.Input[QualityGateArgsDict] | None = None,
         delete_model_on_destroy: pulumi.Input[bool] | None = None,
+        select_checkpoint_by: pulumi.Input[str | CheckpointSelectionArgsDict] | None = None,
     ) -> None: ...
 
     def __init__(
@@ -685,6 +706,7 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         :param paused: Pause the job (true) or resume it (false), in place.
         :param quality_gate: Thresholds on the final metrics, e.g. ``{"max_full_valid_loss": 0.5}``.
         :param delete_model_on_destroy: Delete the fine-tuned model when the job is destroyed (default false).
+        :param select_checkpoint_by: The metric that picks ``selected_model``, e.g. ``{"metric": "full_valid_loss"}``.
         """
         props = resource_props("FineTuningJob", args, kwargs, INPUTS, OUTPUTS)
         super().__init__(FineTuningJobProvider(), resource_name, props, opts)
