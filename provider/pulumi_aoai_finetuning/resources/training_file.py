@@ -19,8 +19,9 @@ from ..client import (
     OperationFailedError,
 )
 from ..client.content import ContentUnavailableError, fetched, shown_url, url_filename
+from ..client.uploads import upload_file
 from ..client.waiting import adopt_or_create, poll_until
-from ..datasets import validate_file
+from ..datasets import cache, validate_file
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
 from ._common import Provider, resource_props
 
@@ -159,7 +160,10 @@ class TrainingFileProvider(Provider):
 
         def upload() -> dict[str, Any]:
             if "path" in inputs:
-                return dict(client.upload_file(inputs["path"], name, inputs["purpose"]))
+                return upload_file(
+                    client, inputs["path"], name, inputs["purpose"], part_size=settings.upload_part_size,
+                    journal_dir=cache.directory().parent / "uploads",
+                )  # fmt: skip
             return dict(client.import_file(inputs["content_url"], name, inputs["purpose"]))
 
         return adopt_or_create(find, upload, attempts=settings.max_retries)
