@@ -1,7 +1,9 @@
 """A large local file sent in parts through the Uploads API: a dropped connection re-sends one part, not the file.
 
 ``POST /uploads`` declares the file, ``/uploads/{id}/parts`` takes each part (retried alone when its connection
-drops or the service answers 5xx), ``/complete`` joins them in order into a File and checks their md5. Which
+drops or the service answers 5xx), ``/complete`` joins them in order into a File, checking they add up to the
+declared size. No ``md5`` is sent: TLS already authenticates every byte, and hashing the file would cost a full
+pass on each side (about as long as sending it to a nearby endpoint, see benchmarks/README.md). Which
 parts the service already holds is kept in a small journal on disk (upload id and part ids, no content and no
 secret), so a run killed halfway resumes the same upload on the next run and completes it; an upload that can no
 longer take parts (expired after an hour, cancelled) is cancelled and started again.
@@ -23,26 +25,20 @@ MIME_TYPE = "application/jsonl"
 MAX_PART_BYTES = 64 * 1024 * 1024  # Azure's (and OpenAI's) limit per part
 # Chosen by measurement (benchmarks/bench_uploads.py, figures and reasoning in benchmarks/README.md).
 DEFAULT_PART_BYTES = 16 * 1024 * 1024
-_READ = 1 << 20
 
 
 class _PartReader:
-    """One part of a file as a seekable reader: streamed from disk (memory stays flat), md5 kept per attempt.
+    """One part of a file as a seekable reader, streamed from disk (memory stays flat whatever the part size).
 
-    httpx reads the length by seeking to the end and rewinds to 0 before sending; every rewind restarts the
-    part's md5 from the file's md5 so far, so a retried part is hashed once.
+    httpx learns the length by seeking to the end, and the retry loop rewinds to 0 before each attempt.
     """
 
-    def __init__(self, fh: Any, offset: int, size: int, md5_so_far: Any) -> None:
+    def __init__(self, fh: Any, offset: int, size: int) -> None:
         self.fh, self.offset, self.size = fh, offset, size
-        self.before = md5_so_far
-        self.md5 = md5_so_far.copy()
         self.pos = 0
 
     def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
         self.pos = {os.SEEK_SET: pos, os.SEEK_CUR: self.pos + pos, os.SEEK_END: self.size + pos}[whence]
-        if self.pos == 0:
-            self.md5 = self.before.copy()
         return self.pos
 
     def tell(self) -> int:
@@ -55,7 +51,6 @@ class _PartReader:
         self.fh.seek(self.offset + self.pos)
         data: bytes = self.fh.read(want)
         self.pos += len(data)
-        self.md5.update(data)
         return data
 
 
@@ -89,22 +84,14 @@ def _save(journal: Path | None, state: dict[str, Any]) -> None:
 
 def _send(client: DataPlaneClient, path: Path, state: dict[str, Any], journal: Path | None) -> dict[str, Any]:
     size, part_size, parts = state["bytes"], state["part_size"], state["parts"]
-    md5 = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:
-        # Parts the service already holds (a resumed upload) are only read again, for the md5.
-        for index in range(len(parts)):
-            reader = _PartReader(fh, index * part_size, min(part_size, size - index * part_size), md5)
-            while reader.read(_READ):
-                pass
-            md5 = reader.md5
-        offset = len(parts) * part_size
+        offset = len(parts) * part_size  # a resumed upload holds the parts before this already
         while offset < size:
-            reader = _PartReader(fh, offset, min(part_size, size - offset), md5)
+            reader = _PartReader(fh, offset, min(part_size, size - offset))
             parts.append(client.add_upload_part(state["upload_id"], reader)["id"])
-            md5 = reader.md5
             offset += reader.size
             _save(journal, state)
-    upload = client.complete_upload(state["upload_id"], parts, md5.hexdigest())
+    upload = client.complete_upload(state["upload_id"], parts)
     if journal is not None:
         journal.unlink(missing_ok=True)
     return dict(upload["file"])
