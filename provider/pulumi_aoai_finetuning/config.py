@@ -11,7 +11,7 @@ Keys (namespace ``azure-openai``):
 ``pollIntervalSeconds``         first wait between status polls (default 2); grows x1.5 per poll
 ``pollMaxSeconds``              the cap of that wait (default 45): completion is noticed within it
 ``maxRetries``                  attempts per request on throttling and transient failures (default 6)
-``uploadPartSize``              bytes per part of a file sent through the Uploads API (default 16 MiB, at most
+``uploadPartSize``              bytes per part of a file sent through the Uploads API (default 32 MiB, at most
                                 64 MiB); a larger file goes in parts, ``0`` sends every file in one request
 ==============================  ===========================================================================
 

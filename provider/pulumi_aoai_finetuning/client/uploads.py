@@ -24,7 +24,7 @@ from .errors import InvalidRequestError, NotFoundError
 MIME_TYPE = "application/jsonl"
 MAX_PART_BYTES = 64 * 1024 * 1024  # Azure's (and OpenAI's) limit per part
 # Chosen by measurement (benchmarks/bench_uploads.py, figures and reasoning in benchmarks/README.md).
-DEFAULT_PART_BYTES = 16 * 1024 * 1024
+DEFAULT_PART_BYTES = 32 * 1024 * 1024
 
 
 class _PartReader:
