@@ -75,6 +75,18 @@ def test_steady_job_selects_the_final_model(engine: EngineReplay, account: Emula
     assert out["selected_model"] == out["fine_tuned_model"]
 
 
+def test_without_a_selection_selected_model_is_the_final_model(
+    engine: EngineReplay, account: EmulatedAccount, tmp_path: Path
+) -> None:
+    """No select_checkpoint_by: selected_model and selected_checkpoint name the final model, so it always deploys."""
+    files = _files(engine, account, tmp_path)
+    step = engine.up("job", FineTuningJob, _job(account, files, OVERFITTING_SEED))
+    assert step.state is not None
+    out = step.state.outputs
+    final = max(out["checkpoints"], key=lambda c: c["step"])
+    assert (out["selected_model"], out["selected_checkpoint"]) == (out["fine_tuned_model"], final["id"])
+
+
 def test_a_new_selection_is_an_in_place_update_that_trains_nothing(
     engine: EngineReplay, account: EmulatedAccount, tmp_path: Path
 ) -> None:
@@ -138,7 +150,7 @@ def test_check_refuses_a_validation_metric_without_a_validation_file(
 
 
 def test_ties_go_to_the_later_checkpoint_and_missing_metrics_are_skipped() -> None:
-    """Equal values pick the model trained longer; a checkpoint without the metric is not a candidate."""
+    """Equal values pick the model trained longer; no metric is no candidate; no selection is the final model."""
     checkpoints = [
         {"id": "c3", "model": "m", "step": 30, "metrics": {"train_loss": 0.2}},
         {"id": "c2", "model": "m:ckpt-step-20", "step": 20, "metrics": {"train_loss": 0.2}},
@@ -149,7 +161,8 @@ def test_ties_go_to_the_later_checkpoint_and_missing_metrics_are_skipped() -> No
     assert select(checkpoints, {"metric": "train_loss", "mode": "max"}, "job")["selected_checkpoint"] == "c3"
     checkpoints[0]["metrics"]["train_loss"] = 0.3
     assert select(checkpoints, "train_loss", "job")["selected_model"] == "m:ckpt-step-20"
-    assert select(checkpoints, None, "job") == {"selected_model": None, "selected_checkpoint": None}
+    assert select(checkpoints, None, "job") == {"selected_model": "m", "selected_checkpoint": "c3"}
+    assert select(None, "train_loss", "job") == {"selected_model": None, "selected_checkpoint": None}
 
 
 def test_selected_checkpoint_is_copied_to_another_account(make_plugin: PluginFactory, tmp_path: Path) -> None:

@@ -82,11 +82,15 @@ def check_selection(failures: Failures, news: dict[str, Any]) -> None:
 def select(checkpoints: list[dict[str, Any]] | None, value: Any, job_id: str) -> dict[str, Any]:
     """``selected_model`` and ``selected_checkpoint`` from a succeeded job's checkpoints (newest first).
 
-    Ties go to the later step: with nothing to choose between them, the model trained longer (the final one).
+    Without a selection, the final model (the last step): a program can deploy ``selected_model`` either way.
+    Ties go to the later step: with nothing to choose between them, the model trained longer.
     """
-    wanted = selection(value)
-    if wanted is None or not checkpoints:
+    if not checkpoints:
         return dict.fromkeys(OUTPUTS)
+    wanted = selection(value)
+    if wanted is None:
+        final = max(checkpoints, key=lambda c: int(c.get("step") or 0))
+        return {"selected_model": final.get("model"), "selected_checkpoint": final.get("id")}
     metric, mode = wanted
     scored = [(float(c["metrics"][metric]), int(c.get("step") or 0), c) for c in checkpoints
               if isinstance(c.get("metrics"), dict) and c["metrics"].get(metric) is not None]  # fmt: skip

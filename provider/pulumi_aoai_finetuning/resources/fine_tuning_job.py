@@ -569,7 +569,8 @@ class FineTuningJobArgs:
     delete_model_on_destroy: pulumi.Input[bool] | None = None
     """Delete the fine-tuned model when the job is destroyed (default false: the model is kept)."""
     select_checkpoint_by: pulumi.Input[str | CheckpointSelectionArgsDict] | None = None
-    """The metric that picks ``selected_model`` among the checkpoints, e.g. ``{"metric": "full_valid_loss"}``."""
+    """The metric that picks ``selected_model`` among the checkpoints, e.g. ``{"metric": "full_valid_loss"}``;
+    without it, ``selected_model`` is the final model."""
 
 
 class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
@@ -606,9 +607,9 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         """Whether destroy deletes the model."""
         select_checkpoint_by: pulumi.Output[str | dict[str, str] | None]
         """The metric (and min or max) that picks ``selected_model``."""
-        selected_model: pulumi.Output[str | None]
-        """The best checkpoint's model by ``select_checkpoint_by`` (the final model when it is best): deployable."""
-        selected_checkpoint: pulumi.Output[str | None]
+        selected_model: pulumi.Output[str]
+        """The best checkpoint's model by ``select_checkpoint_by`` (without it, the final model), to deploy."""
+        selected_checkpoint: pulumi.Output[str]
         """The id (``ftchkpt-...``) of that checkpoint, e.g. a CheckpointCopy's ``checkpoint``."""
         job_id: pulumi.Output[str]
         """The job's id (``ftjob-...``)."""
