@@ -120,6 +120,32 @@ def test_a_run_killed_mid_upload_resumes_it_and_makes_one_file(
     assert _content(account, step.state.id) == big.read_bytes()
 
 
+def test_a_run_killed_after_completion_adopts_the_file_by_its_name(
+    account: EmulatedAccount, make_plugin: PluginFactory, big: Path
+) -> None:
+    """Killed while /complete's answer is on its way: the file exists; the next run adopts it and sends nothing."""
+    account.emulator.add_fault(
+        {"path": "/uploads/[^/]+/complete$", "method": "POST", "kind": "latency", "latency_ms": 10_000,
+         "when": "after", "count": 1}
+    )  # fmt: skip
+    first = EngineReplay(make_plugin(account, **CONFIG))
+    worker = threading.Thread(target=_up_ignoring_errors, args=(first, account, big), daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not _posts(account, "/complete") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert account.objects("files"), "the upload completed on the service"
+    first.plugin.kill()
+    worker.join(timeout=20)
+    mark = account.requests()[-1]["seq"]
+
+    step = EngineReplay(make_plugin(account, **CONFIG)).up("train", TrainingFile, _inputs(account, big))
+    assert step.state is not None
+    assert list(account.objects("files")) == [step.state.id]
+    assert [r for r in account.requests(mutating=True) if r["seq"] > mark] == []
+    assert _content(account, step.state.id) == big.read_bytes()
+
+
 def test_an_upload_that_takes_no_more_parts_is_cancelled_and_started_again(
     account: EmulatedAccount, make_plugin: PluginFactory, big: Path
 ) -> None:
