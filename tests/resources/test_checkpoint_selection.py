@@ -10,7 +10,7 @@ import pytest
 
 from pulumi_aoai_finetuning import CheckpointCopy, Deployment, FineTuningJob, TrainingFile
 from pulumi_aoai_finetuning.resources.checkpoint_selection import select
-from pulumi_aoai_finetuning.testing import CheckFailed, EmulatedAccount, EngineReplay, emulated_account
+from pulumi_aoai_finetuning.testing import CheckFailed, EmulatedAccount, EngineReplay, ProviderError, emulated_account
 from tests.emulator.support import chat_dataset
 
 from .conftest import DATED, PluginFactory
@@ -73,6 +73,32 @@ def test_steady_job_selects_the_final_model(engine: EngineReplay, account: Emula
     out = step.state.outputs
     assert _best(out["checkpoints"], "full_valid_loss", "min")["model"] == out["fine_tuned_model"]
     assert out["selected_model"] == out["fine_tuned_model"]
+
+
+def test_the_quality_gate_judges_the_selected_checkpoint(
+    engine: EngineReplay, account: EmulatedAccount, tmp_path: Path
+) -> None:
+    """A gate between the best and the final loss passes the selected checkpoint and fails the final model."""
+    files = _files(engine, account, tmp_path)
+    by = {"metric": "full_valid_loss"}
+    probe = engine.up("probe", FineTuningJob, _job(account, files, OVERFITTING_SEED, select_checkpoint_by=by))
+    assert probe.state is not None
+    checkpoints = probe.state.outputs["checkpoints"]
+    best = _best(checkpoints, "full_valid_loss", "min")["metrics"]["full_valid_loss"]
+    final = max(checkpoints, key=lambda c: c["step"])["metrics"]["full_valid_loss"]
+    assert best < final
+    gate = {"max_full_valid_loss": (best + final) / 2}
+
+    selected = engine.up(
+        "selected", FineTuningJob,
+        _job(account, files, OVERFITTING_SEED, suffix="sel", select_checkpoint_by=by, quality_gate=gate),
+    )  # fmt: skip
+    assert selected.state is not None
+    assert ":ckpt-step-" in selected.state.outputs["selected_model"]
+    with pytest.raises(ProviderError) as info:
+        engine.up("final", FineTuningJob, _job(account, files, OVERFITTING_SEED, suffix="fin", quality_gate=gate))
+    assert f"full_valid_loss = {final:g}, above the maximum" in info.value.details
+    assert "select_checkpoint_by" not in info.value.details
 
 
 def test_without_a_selection_selected_model_is_the_final_model(

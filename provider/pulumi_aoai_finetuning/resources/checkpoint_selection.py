@@ -105,6 +105,19 @@ def select(checkpoints: list[dict[str, Any]] | None, value: Any, job_id: str) ->
     return {"selected_model": best.get("model"), "selected_checkpoint": best.get("id")}
 
 
+def judged(out: dict[str, Any], value: Any) -> tuple[dict[str, float], str]:
+    """The metrics a ``quality_gate`` judges, and the model they are of: the model that is exported for deploying.
+
+    With a selection, that is the selected checkpoint (its metrics at its step), else the final model (the final
+    values of results.csv).
+    """
+    if selection(value) is None or not out.get("selected_checkpoint"):
+        return out.get("metrics") or {}, f"{out.get('fine_tuned_model')}"
+    chosen = next(c for c in out.get("checkpoints") or [] if c.get("id") == out["selected_checkpoint"])
+    metrics = {SPELLINGS.get(k, k): float(v) for k, v in (chosen.get("metrics") or {}).items() if v is not None}
+    return metrics, f"{out['selected_model']} (the checkpoint select_checkpoint_by chose)"
+
+
 def unsettled(result: DiffResult, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
     """``result`` without the selection's outputs among its stables when ``select_checkpoint_by`` changed.
 

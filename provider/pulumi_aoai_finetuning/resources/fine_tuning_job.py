@@ -435,11 +435,12 @@ class FineTuningJobProvider(Provider):
             files = job.get("result_files") or []
             metrics = final_metrics(client.results(files[0])) if files else {}
             out["metrics"] = job_metrics(metrics)
-            misses = gate_misses(inputs.get("quality_gate"), out["metrics"])
+            judged, model = selection.judged(out, inputs.get("select_checkpoint_by"))
+            misses = gate_misses(inputs.get("quality_gate"), judged)
             if misses:
                 raise OperationFailedError(
                     f"fine-tuning job {job['id']} succeeded but missed its quality_gate: {'; '.join(misses)}. "
-                    f"Its model {job.get('fine_tuned_model')} is not exported, so nothing downstream deploys it."
+                    f"Its model {model} is not exported, so nothing downstream deploys it."
                 )
         return out
 
