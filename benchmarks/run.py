@@ -24,6 +24,7 @@ from benchmarks import (  # noqa: E402
     bench_stack,
     bench_tokens,
     bench_upload,
+    bench_uploads,
     bench_validate,
     bench_wait,
 )
@@ -66,6 +67,7 @@ def main() -> int:
             "Upload (TrainingFile's streamed upload vs openai-python)",
             lambda: bench_upload.run(workdir, size_mb=size_mb),
         ),
+        ("Upload in parts by part size (client/uploads.py)", lambda: bench_uploads.run(workdir)),
         ("No-op preview (check + diff, warm cache)", lambda: bench_check_diff.run(workdir, size_mb=size_mb)),
         ("Waiting on a job (FineTuningJob's poller)", lambda: bench_wait.run(workdir)),
         (

@@ -30,7 +30,11 @@ def served() -> Iterator[tuple[Emulator, str]]:
 def test_sas_rotation_on_a_finished_stack_makes_no_mutating_request(
     served: tuple[Emulator, str], tmp_path: Path
 ) -> None:
-    """The SAS is sealed in state; a new signature for the same blob makes zero mutating requests on up."""
+    """The SAS is sealed in state; a new signature for the same blob makes zero mutating requests on up.
+
+    The stack is finished (its job trained, its model deployed): nothing downstream of the dataset is retrained
+    or redeployed either.
+    """
     emulator, url = served
     dataset = chat_dataset(tmp_path / "train.jsonl")
     state = tmp_path / "state" / "dev.json"
@@ -63,4 +67,13 @@ def test_sas_rotation_on_a_finished_stack_makes_no_mutating_request(
     assert [s.op for s in second.steps if s.name == "imported"] == ["update"]
     assert [(r["method"], r["path"]) for r in emulator.requests()[mark:] if r["method"] in MUTATING] == []
     assert second.outputs["training_file_id"] == first.outputs["training_file_id"]
+    assert first.outputs["fine_tuned_model"]
+    assert (second.outputs["job_id"], second.outputs["fine_tuned_model"]) == (
+        first.outputs["job_id"],
+        first.outputs["fine_tuned_model"],
+    )
+    assert {s.name: s.op for s in second.steps if s.name in ("job", "served")} == {"job": "same", "served": "same"}
+    (after,) = emulator.state()["accounts"].values()
+    assert len(after["jobs"]) == 1
+    assert list(after["deployments"]) == ["served"]
     assert SIGS[1] not in state.read_text()

@@ -43,6 +43,13 @@ def _plane(path: str) -> str:
     return "v1" if "/openai/v1" in path else "dated"
 
 
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length" and value.isdigit():
+            return int(value)
+    return None
+
+
 class ConnectionResetFault(ConnectionResetError):
     """Raised in-process when a reset fault fires and there is no socket to abort."""
 
@@ -302,6 +309,7 @@ class EmulatorApp:
                 "reset": bool(fault and fault.kind == "reset"),
                 "ms": round((time.monotonic() - started) * 1000, 3),
                 "content_type": wire.get("content_type"),
+                "bytes": _content_length(scope),  # what the client sent: shows a retry re-sent one part, not all
                 "body_keys": wire.get("body_keys"),
                 "client_request_id": wire.get("client_request_id", False),
             }

@@ -13,10 +13,12 @@ Keys (namespace ``azure-openai``):
 ``maxRetries``                  attempts per request on throttling and transient failures (default 6)
 ``prices`` (JSON)               prices that replace the package's dated table (``pricing.py``) in estimates:
                                 ``{"<base model>": {"training_per_million": 3.3, "hosting_per_hour": 1.7}}``
+``uploadPartSize``              bytes per part of a file sent through the Uploads API (default 32 MiB, at most
+                                64 MiB); a larger file goes in parts, ``0`` sends every file in one request
 ==============================  ===========================================================================
 
 Then the environment: ``AZURE_OPENAI_API_KEY``, ``AZURE_OPENAI_API_VERSION``, ``AZURE_OPENAI_ARM_TOKEN``,
-``AZURE_OPENAI_ARM_ENDPOINT``; then Microsoft Entra ID through ``DefaultAzureCredential``.
+``AZURE_OPENAI_ARM_ENDPOINT``, ``AZURE_OPENAI_UPLOAD_PART_SIZE``; then Microsoft Entra ID through ``DefaultAzureCredential``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from .client.auth import ARM_SCOPE, DATA_PLANE_SCOPE, ApiKeyAuth, Auth, BearerAu
 from .client.dataplane import DataPlaneClient, normalize_endpoint
 from .client.pool import shared_client
 from .client.retry import RetryPolicy
+from .client.uploads import DEFAULT_PART_BYTES, MAX_PART_BYTES
 
 NAMESPACE = "azure-openai"
 DEFAULT_API_VERSION = "v1"
@@ -56,6 +59,7 @@ class Settings:
     poll_max: float = 45.0
     max_retries: int = 6
     prices: Mapping[str, Any] = field(default_factory=dict)
+    upload_part_size: int = DEFAULT_PART_BYTES
 
     def __repr__(self) -> str:
         return (
@@ -170,7 +174,23 @@ def resolve(get: Callable[[str], str | None], env: Mapping[str, str] | None = No
         poll_max=max(poll_interval, _number(pick("pollMaxSeconds"), "pollMaxSeconds", 45.0, 0.0)),
         max_retries=int(_number(pick("maxRetries"), "maxRetries", 6, 1)),
         prices=prices if isinstance(prices, dict) else {},
+        upload_part_size=_part_size(pick("uploadPartSize", "AZURE_OPENAI_UPLOAD_PART_SIZE")),
     )
+
+
+def _part_size(raw: str | None) -> int:
+    if raw in (None, ""):
+        return DEFAULT_PART_BYTES
+    try:
+        value = float(str(raw))
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_PART_BYTES or not value.is_integer():
+        raise ConfigError(
+            f"{NAMESPACE}:uploadPartSize must be a whole number of bytes up to {MAX_PART_BYTES} (64 MiB, Azure's "
+            f"limit per part), or 0 to send files in one request; not {raw!r}"
+        )
+    return int(value)
 
 
 _lock = threading.Lock()

@@ -110,8 +110,18 @@ def test_an_update_of_a_succeeded_job_keeps_its_model() -> None:
     assert set(result.stables or []) == {
         "created_at", "endpoint", "error", "fine_tuned_model", "finished_at", "hyperparameters", "job_id", "job_seed",
         "method", "metrics", "model", "checkpoints", "result_files", "seed", "status", "suffix", "trained_tokens",
-        "training_file", "training_type", "validation_file",
+        "training_file", "training_type", "validation_file", "selected_model", "selected_checkpoint",
     }  # fmt: skip
+
+
+def test_a_new_checkpoint_selection_leaves_only_the_selected_model_unknown() -> None:
+    """select_checkpoint_by changed: the job and its model stay, the selected model may move (not stable)."""
+    olds = {**JOB_OLDS, "select_checkpoint_by": "train_loss"}
+    result = FineTuningJobProvider().diff("ftjob-1", olds, {**olds, "select_checkpoint_by": "valid_loss"})
+    assert (result.changes, result.replaces) == (True, [])
+    stables = set(result.stables or [])
+    assert {"job_id", "fine_tuned_model", "checkpoints", "metrics"} <= stables
+    assert not stables & {"selected_model", "selected_checkpoint"}
 
 
 def test_pausing_a_running_job_keeps_the_job_but_not_its_future_model() -> None:

@@ -49,6 +49,7 @@ job = FineTuningJob(
     seed=7,
     hyperparameters=hyperparameters,
     quality_gate=gate,
+    select_checkpoint_by={"metric": "full_valid_loss", "mode": "min"},
     opts=pulumi.ResourceOptions(depends_on=[training]),
 )
 dpo: MethodArgsDict = {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}}
@@ -96,7 +97,7 @@ deployment = Deployment(
     "deployment",
     account_id=ACCOUNT,
     deployment_name="typed",
-    model=job.fine_tuned_model,
+    model=job.selected_model,
     sku_name="Standard",
     capacity=config.get_int("capacity") or 1,
 )

@@ -18,6 +18,7 @@ from .security import require_secure
 
 COPY_HEADER = {"aoai-copy-ft-checkpoints": "preview", "Accept": "application/json"}
 V1 = "v1"
+UPLOADS_SINCE = "2025-04-01"  # the first dated api-version (2025-04-01-preview) whose spec has UploadFile_*
 # The states a job is in once a pause, resume or cancel has been accepted.
 PAUSED = frozenset({"pausing", "paused"})
 RESUMED = frozenset({"resuming", "running", "queued", "pending"})
@@ -136,6 +137,45 @@ class DataPlaneClient:
     def file_content(self, file_id: str) -> bytes:
         """The bytes of a file."""
         return self.http.request("GET", self.url(f"files/{file_id}/content"), params=self._params()).content
+
+    # --- uploads (a file in parts; see :mod:`.uploads`) ---------------------------------------------------
+
+    @property
+    def has_uploads(self) -> bool:
+        """True when this api-version serves the Uploads API (v1, and dated versions from 2025-04-01-preview)."""
+        return not self.dated or self.api_version[:10] >= UPLOADS_SINCE
+
+    def start_upload(self, filename: str, purpose: str, size: int, mime_type: str) -> dict[str, Any]:
+        """Declare a file to send in parts; a repeat only leaves an unused upload, which expires in an hour."""
+        body = {"filename": filename, "purpose": purpose, "bytes": size, "mime_type": mime_type}
+        return dict(self._post("uploads", body, retry_post=True))
+
+    def add_upload_part(self, upload_id: str, data: Any) -> dict[str, Any]:
+        """Send one part (``data``: bytes, or a seekable reader rewound before each retry).
+
+        Retried like an idempotent call: a part stored twice is harmless, since only the part ids listed at
+        completion make up the file.
+        """
+        response = self.http.request(
+            "POST",
+            self.url(f"uploads/{upload_id}/parts"),
+            params=self._params(),
+            files={"data": ("part", data, "application/octet-stream")},
+            retry_post=True,
+            rewind=None if isinstance(data, bytes) else data,
+        )
+        return dict(response.json())
+
+    def complete_upload(self, upload_id: str, part_ids: list[str], md5: str | None = None) -> dict[str, Any]:
+        """Join the parts, in this order, into a File (returned under ``file``)."""
+        body: dict[str, Any] = {"part_ids": part_ids}
+        if md5 is not None:
+            body["md5"] = md5
+        return dict(self._post(f"uploads/{upload_id}/complete", body))
+
+    def cancel_upload(self, upload_id: str) -> dict[str, Any]:
+        """Cancel a pending upload; its parts are dropped."""
+        return dict(self._post(f"uploads/{upload_id}/cancel", retry_post=True))
 
     # --- jobs ---------------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from .evaluation import Evaluation, EvaluationArgs, EvaluationProvider
 from .fine_tuning_job import FineTuningJob, FineTuningJobArgs, FineTuningJobProvider
 from .shapes import (
     CheckpointDict,
+    CheckpointSelectionArgsDict,
     CopiedAccountDetailDict,
     DatasetDict,
     DpoMethodArgsDict,
@@ -27,6 +28,7 @@ __all__ = [
     "CheckpointCopyArgs",
     "CheckpointCopyProvider",
     "CheckpointDict",
+    "CheckpointSelectionArgsDict",
     "CopiedAccountDetailDict",
     "DatasetDict",
     "Deployment",

@@ -26,9 +26,11 @@ from ..client.status import JOB_DEAD, JOB_PAUSED, JOB_TERMINAL
 from ..client.waiting import adopt_or_create, poll_until
 from ..graders import check_reinforcement
 from ..inputs import Failures, check_endpoint, check_number, diff, differs, in_place, is_unknown, user_inputs
+from . import checkpoint_selection as selection
 from ._common import Provider, resource_props
 from .shapes import (
     CheckpointDict,
+    CheckpointSelectionArgsDict,
     DatasetDict,
     HyperparametersArgsDict,
     JobErrorDict,
@@ -40,19 +42,22 @@ from .training_estimate import ESTIMATE_INPUTS, ESTIMATE_OUTPUTS, check_estimate
 
 INPUTS = (
     "endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
-    "training_type", "wait", "timeout_minutes", "paused", "quality_gate", "delete_model_on_destroy", *ESTIMATE_INPUTS,
+    "training_type", "wait", "timeout_minutes", "paused", "quality_gate", "delete_model_on_destroy",
+    "select_checkpoint_by", *ESTIMATE_INPUTS,
 )  # fmt: skip
 OUTPUTS = (
     "job_id", "status", "fine_tuned_model", "trained_tokens", "result_files", "checkpoints", "metrics", "error",
-    "created_at", "finished_at", "job_seed", "datasets", *ESTIMATE_OUTPUTS,
+    "created_at", "finished_at", "job_seed", "datasets", *selection.OUTPUTS, *ESTIMATE_OUTPUTS,
 )  # fmt: skip
 REPLACE_ON = ("endpoint", "model", "training_file", "validation_file", "suffix", "seed", "hyperparameters", "method",
               "training_type")  # fmt: skip
-UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy", *ESTIMATE_INPUTS)
+UPDATE_ON = ("paused", "wait", "timeout_minutes", "quality_gate", "delete_model_on_destroy", "select_checkpoint_by",
+             *ESTIMATE_INPUTS)  # fmt: skip
 KEPT_BY_UPDATE = ("job_id", "created_at", "job_seed")  # an update never starts another job
 # Once a job has succeeded nothing it produced can change; before, an update may resume it and it may finish.
 KEPT_ONCE_SUCCEEDED = (
     "status", "fine_tuned_model", "trained_tokens", "result_files", "checkpoints", "metrics", "error", "finished_at",
+    *selection.OUTPUTS,
 )  # fmt: skip
 SUFFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 HYPERPARAMETERS = {
@@ -233,6 +238,7 @@ class FineTuningJobProvider(Provider):
                 f"pause and resume need azure-openai:apiVersion v1 or a preview version, not {settings.api_version}",
             )
         _check_gate(failures, news.get("quality_gate"))
+        selection.check_selection(failures, news)
         if news.get("quality_gate") and news.get("wait") is False:
             failures.add("quality_gate", "a quality_gate needs wait=true: the metrics exist only once the job is done")
         # Tokens and cost at preview, and the budget guard (training_estimate.py).
@@ -241,6 +247,10 @@ class FineTuningJobProvider(Provider):
         return CheckResult(news, failures.items)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """The plan for ``news``; a new ``select_checkpoint_by`` re-selects in place (its outputs then change)."""
+        return selection.unsettled(self._diff(olds, news), olds, news)
+
+    def _diff(self, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Replace on any training input; pause/resume in place; waiting settings touch nothing remote.
 
         A dataset re-uploaded with identical content (a new file id, the same content-addressed name) is not
@@ -433,14 +443,16 @@ class FineTuningJobProvider(Provider):
                 }
                 for c in client.job_checkpoints(job["id"])
             ]
+            out.update(selection.select(out["checkpoints"], inputs.get("select_checkpoint_by"), job["id"]))
             files = job.get("result_files") or []
             metrics = final_metrics(client.results(files[0])) if files else {}
             out["metrics"] = job_metrics(metrics)
-            misses = gate_misses(inputs.get("quality_gate"), out["metrics"])
+            judged, model = selection.judged(out, inputs.get("select_checkpoint_by"))
+            misses = gate_misses(inputs.get("quality_gate"), judged)
             if misses:
                 raise OperationFailedError(
                     f"fine-tuning job {job['id']} succeeded but missed its quality_gate: {'; '.join(misses)}. "
-                    f"Its model {job.get('fine_tuned_model')} is not exported, so nothing downstream deploys it."
+                    f"Its model {model} is not exported, so nothing downstream deploys it."
                 )
         return out
 
@@ -575,6 +587,9 @@ class FineTuningJobArgs:
     """Refuse at preview a job estimated to train on more tokens than this (needs ``training_token_count``)."""
     max_training_cost: pulumi.Input[float] | None = None
     """Refuse at preview a job estimated to cost more than this many US dollars (needs ``training_token_count``)."""
+    select_checkpoint_by: pulumi.Input[str | CheckpointSelectionArgsDict] | None = None
+    """The metric that picks ``selected_model`` among the checkpoints, e.g. ``{"metric": "full_valid_loss"}``;
+    without it, ``selected_model`` is the final model."""
 
 
 class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
@@ -609,6 +624,12 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         """The thresholds the final metrics had to meet."""
         delete_model_on_destroy: pulumi.Output[bool | None]
         """Whether destroy deletes the model."""
+        select_checkpoint_by: pulumi.Output[str | dict[str, str] | None]
+        """The metric (and min or max) that picks ``selected_model``."""
+        selected_model: pulumi.Output[str]
+        """The best checkpoint's model by ``select_checkpoint_by`` (without it, the final model), to deploy."""
+        selected_checkpoint: pulumi.Output[str]
+        """The id (``ftchkpt-...``) of that checkpoint, e.g. a CheckpointCopy's ``checkpoint``."""
         job_id: pulumi.Output[str]
         """The job's id (``ftjob-...``)."""
         job_seed: pulumi.Output[int]
@@ -666,6 +687,8 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         estimated_training_cost: pulumi.Output[float | None]
         estimate: pulumi.Output[str | None]
         estimate_error: pulumi.Output[float | None]
+        selected_model: pulumi.Output[str | None]
+        selected_checkpoint: pulumi.Output[str | None]
 
     @overload
     def __init__(
@@ -695,6 +718,7 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         training_token_count: pulumi.Input[TokenCountDict | None] | None = None,
         max_trained_tokens: pulumi.Input[int] | None = None,
         max_training_cost: pulumi.Input[float] | None = None,
+        select_checkpoint_by: pulumi.Input[str | CheckpointSelectionArgsDict] | None = None,
     ) -> None: ...
 
     def __init__(
@@ -726,6 +750,7 @@ class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
         :param training_token_count: The training file's ``token_count``: the estimate at preview is made from it.
         :param max_trained_tokens: Refuse at preview a job estimated to train on more tokens than this.
         :param max_training_cost: Refuse at preview a job estimated to cost more than this (US dollars).
+        :param select_checkpoint_by: The metric that picks ``selected_model``, e.g. ``{"metric": "full_valid_loss"}``.
         """
         props = resource_props("FineTuningJob", args, kwargs, INPUTS, OUTPUTS)
         super().__init__(FineTuningJobProvider(), resource_name, props, opts)

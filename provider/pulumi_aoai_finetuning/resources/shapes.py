@@ -12,6 +12,7 @@ import pulumi
 
 __all__ = [
     "CheckpointDict",
+    "CheckpointSelectionArgsDict",
     "CopiedAccountDetailDict",
     "DatasetDict",
     "DpoMethodArgsDict",
@@ -114,6 +115,22 @@ class QualityGateArgsDict(TypedDict, total=False):
     """Highest acceptable token accuracy over the whole validation set at the last epoch."""
     min_full_valid_mean_token_accuracy: pulumi.Input[float]
     """Lowest acceptable token accuracy over the whole validation set at the last epoch."""
+
+
+class CheckpointSelectionArgsDict(TypedDict, total=False):
+    """How ``selected_model`` is picked among a succeeded job's checkpoints: the best by one metric."""
+
+    metric: Required[
+        pulumi.Input[
+            Literal[
+                "train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy",
+                "validation_mean_token_accuracy", "full_valid_loss", "full_valid_mean_token_accuracy",
+            ]
+        ]
+    ]  # fmt: skip
+    """A checkpoint metric as Azure names it; the ``valid_*`` and ``full_valid_*`` ones need a validation_file."""
+    mode: pulumi.Input[Literal["min", "max"]]
+    """``min`` or ``max``; default: ``min`` for a loss, ``max`` for an accuracy."""
 
 
 class CheckpointDict(TypedDict):

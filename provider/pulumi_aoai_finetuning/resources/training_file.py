@@ -21,8 +21,9 @@ from ..client import (
     normalize_endpoint,
 )
 from ..client.content import ContentUnavailableError, content_version, fetched, shown_url, url_filename
+from ..client.uploads import upload_file
 from ..client.waiting import adopt_or_create, poll_until
-from ..datasets import validate_file
+from ..datasets import cache, validate_file
 from ..datasets.counts import count_tokens, over_limit
 from ..encodings import UnknownModelError, encoding_for_model
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
@@ -208,7 +209,10 @@ class TrainingFileProvider(Provider):
 
         def upload() -> dict[str, Any]:
             if "path" in inputs:
-                return dict(client.upload_file(inputs["path"], name, inputs["purpose"]))
+                return upload_file(
+                    client, inputs["path"], name, inputs["purpose"], part_size=settings.upload_part_size,
+                    journal_dir=cache.directory().parent / "uploads",
+                )  # fmt: skip
             return dict(client.import_file(inputs["content_url"], name, inputs["purpose"]))
 
         key = ("file", normalize_endpoint(inputs["endpoint"]), inputs["purpose"], name)

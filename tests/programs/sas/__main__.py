@@ -1,9 +1,9 @@
-"""A resource group, an Azure OpenAI account and a dataset imported from the URL in ``sas-import:contentUrl``."""
+"""A finished stack on a dataset imported from the URL in ``sas-import:contentUrl``: trained and deployed."""
 
 import pulumi
 from pulumi_azure_native import cognitiveservices, resources
 
-from pulumi_aoai_finetuning import TrainingFile
+from pulumi_aoai_finetuning import Deployment, FineTuningJob, TrainingFile
 
 group = resources.ResourceGroup("sas", location="eastus2")
 account = cognitiveservices.Account(
@@ -18,5 +18,17 @@ account = cognitiveservices.Account(
 url = pulumi.Config().require("contentUrl")
 training = TrainingFile("imported", endpoint=account.properties.endpoint, content_url=url, filename="train.jsonl")
 
+job = FineTuningJob(
+    "job",
+    endpoint=account.properties.endpoint,
+    model="gpt-4o-mini-2024-07-18",
+    training_file=training.file_id,
+    suffix="sas",
+    hyperparameters={"n_epochs": 1},
+)
+deployment = Deployment("served", account_id=account.id, deployment_name="served", model=job.fine_tuned_model)
+
 pulumi.export("training_file_id", training.file_id)
+pulumi.export("job_id", job.job_id)
+pulumi.export("fine_tuned_model", job.fine_tuned_model)
 pulumi.export("sha256", training.sha256)
