@@ -31,15 +31,18 @@ account = azure_native.cognitiveservices.Account(
 endpoint = account.properties.endpoint
 
 round1_data = TrainingFile("round1-data", endpoint=endpoint, path=str(data / "training.jsonl"))
-round1 = FineTuningJob("round1", endpoint=endpoint, model="gpt-4o-mini-2024-07-18",
-                       training_file=round1_data.file_id, suffix="round1")
+round1 = FineTuningJob(
+    "round1", endpoint=endpoint, model="gpt-4o-mini-2024-07-18", training_file=round1_data.file_id, suffix="round1"
+)
 
 round2_data = TrainingFile("round2-data", endpoint=endpoint, path=str(data / "validation.jsonl"))
-round2 = FineTuningJob("round2", endpoint=endpoint, model=round1.fine_tuned_model,
-                       training_file=round2_data.file_id, suffix="round2")
+round2 = FineTuningJob(
+    "round2", endpoint=endpoint, model=round1.fine_tuned_model, training_file=round2_data.file_id, suffix="round2"
+)
 
-deployment = Deployment("latest", account_id=account.id, deployment_name="support-assistant",
-                        model=round2.fine_tuned_model)
+deployment = Deployment(
+    "latest", account_id=account.id, deployment_name="support-assistant", model=round2.fine_tuned_model
+)
 
 pulumi.export("round1_model", round1.fine_tuned_model)
 pulumi.export("round2_model", round2.fine_tuned_model)

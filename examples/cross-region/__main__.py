@@ -27,8 +27,8 @@ deployer = azure_native.authorization.get_client_config_output()
 
 def role(role_id: str) -> pulumi.Output[str]:
     """A built-in role definition's id in the deployer's subscription."""
-    return deployer.subscription_id.apply(
-        lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
+    return pulumi.Output.format(
+        "/subscriptions/{0}/providers/Microsoft.Authorization/roleDefinitions/{1}", deployer.subscription_id, role_id
     )
 
 

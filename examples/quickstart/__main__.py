@@ -54,7 +54,9 @@ else:
             # "User" after `az login`; "ServicePrincipal" for a CI principal (Azure refuses a mismatch).
             principal_type=config.get("deployerPrincipalType") or "User",
             role_definition_id=deployer.subscription_id.apply(
-                lambda sub: f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_CONTRIBUTOR}"
+                lambda sub: (
+                    f"/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_CONTRIBUTOR}"
+                )
             ),
         )
     )

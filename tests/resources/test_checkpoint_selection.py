@@ -11,7 +11,7 @@ import pytest
 from pulumi_aoai_finetuning import CheckpointCopy, Deployment, FineTuningJob, TrainingFile
 from pulumi_aoai_finetuning.resources.checkpoint_selection import select
 from pulumi_aoai_finetuning.testing import CheckFailed, EmulatedAccount, EngineReplay, ProviderError, emulated_account
-from tests.emulator.support import chat_dataset
+from tests.emulator.support import allow_copy, chat_dataset
 
 from .conftest import DATED, PluginFactory
 
@@ -206,6 +206,7 @@ def test_selected_checkpoint_is_copied_to_another_account(make_plugin: PluginFac
         engine.up(
             "djob", FineTuningJob, {"endpoint": dest.endpoint, "model": MODEL, "training_file": dest_file.state.id}
         )
+        allow_copy(source.arm_endpoint, source.id, dest.id)  # Azure AI User for the source's identity
         copy = engine.up(
             "copy",
             CheckpointCopy,

@@ -148,6 +148,11 @@ def test_a_preview_of_an_unchanged_blob_does_not_download_it(
     blob.calls.clear()
     assert engine.plan("imported", TrainingFile, _inputs(account, blob.url(SIG_TWO))).op == "update"
     assert blob.calls == ["HEAD"], "the unchanged blob was downloaded again at preview"
+    rotated = engine.up("imported", TrainingFile, _inputs(account, blob.url(SIG_TWO)))
+    assert rotated.state is not None
+    assert blob.calls == ["HEAD", "HEAD"]
+    for key in ("sha256", "examples", "tokens", "token_count"):
+        assert rotated.state.outputs[key] == first.state.outputs[key], f"{key} was lost without a download"
     dataset.write_text(dataset.read_text() + dataset.read_text().splitlines(keepends=True)[0])
     blob.calls.clear()
     step = engine.plan("imported", TrainingFile, _inputs(account, blob.url(SIG_TWO)))

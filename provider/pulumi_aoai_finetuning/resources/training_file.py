@@ -120,18 +120,23 @@ class TrainingFileProvider(Provider):
         name = filename if isinstance(filename, str) else (url_filename(url) or "import.jsonl")
         inputs["filename"] = name
         version = content_version(url)
-        if version is not None and _seen_before(olds, version, purpose, validate):
-            # The blob is the one the last (successful) check read: its digest and shape still hold.
+        same_counting = all(olds.get(k) == inputs.get(k) for k in ("model", "count_tokens"))
+        if version is not None and same_counting and _seen_before(olds, version, purpose, validate):
+            # The blob is the one the last (successful) check read: its digest, shape and counts still hold.
             inputs["source_version"] = version
             inputs["sha256"] = olds["sha256"]
             inputs["remote_filename"] = _remote_filename(str(name), olds["sha256"])
-            for key in ("examples", "format", "bytes"):
-                inputs[key] = olds.get(key)
+            for key in ("examples", "format", "bytes", *TOKEN_OUTPUTS):
+                if key in olds:
+                    inputs[key] = olds[key]
             return
         try:
             with fetched(url) as local:
                 report = validate_file(local, use_cache=urllib.parse.urlsplit(url).scheme == "file")
                 errors = [str(e).replace(str(local), shown_url(url)) for e in report.errors]
+                if validate and purpose == "fine-tune" and report.ok:
+                    # Counted while the download is still on disk: the temporary copy goes with the block.
+                    _count_tokens(failures, inputs, local, shown_url(url), "content_url", use_cache=False)
         except ContentUnavailableError as exc:
             failures.add(
                 "content_url",
@@ -142,8 +147,6 @@ class TrainingFileProvider(Provider):
         if validate and purpose == "fine-tune":
             for error in errors:
                 failures.add("content_url", error)
-            if report.ok:
-                _count_tokens(failures, inputs, local, shown_url(url), "content_url", use_cache=False)
         inputs["sha256"] = report.sha256
         inputs["remote_filename"] = _remote_filename(str(name), report.sha256)
         inputs["examples"] = report.examples
