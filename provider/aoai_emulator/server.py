@@ -158,5 +158,9 @@ class ServerThread:
     def stop(self) -> None:
         """Stop serving and wait for the thread to end."""
         self.server.should_exit = True
-        self.thread.join(timeout=15)
+        self.thread.join(timeout=1)
+        if self.thread.is_alive():
+            # A request still held (a latency fault of minutes, say) would keep a graceful shutdown waiting.
+            self.server.force_exit = True
+            self.thread.join(timeout=15)
         self.sock.close()
