@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
-import selectors
 import signal
 import subprocess
+import threading
 import time
 from io import StringIO
 from pathlib import Path
@@ -71,20 +72,28 @@ def test_live_display_on_a_terminal_shows_the_bar_and_the_outcome(
 
 
 def read_until(process: subprocess.Popen[str], pattern: str, timeout: float) -> str:
-    """Read the process's stdout until a line matches ``pattern``; fail after ``timeout`` seconds."""
+    """Read the process's stdout until a line matches ``pattern``; fail after ``timeout`` seconds.
+
+    Lines are read by a thread of their own: a readline after a select would leave a second line that came in
+    the same chunk in the file object's buffer, where the select never sees it (a busy machine does that).
+    """
     assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
+    stdout = process.stdout
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
     seen = ""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if selector.select(timeout=0.1):
-            line = process.stdout.readline()
-            if not line:
-                break
-            seen += line
-            if re.search(pattern, line):
-                return seen
+        try:
+            line = lines.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if not line:
+            break
+        seen += line
+        if re.search(pattern, line):
+            return seen
+        threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
     raise AssertionError(f"no line matching {pattern!r} within {timeout} s; output so far:\n{seen}")
 
 
