@@ -25,6 +25,7 @@ from ..client.status import JOB_DEAD, JOB_PAUSED, JOB_TERMINAL
 from ..client.waiting import adopt_or_create, poll_until
 from ..inputs import Failures, check_endpoint, check_number, diff, in_place, is_unknown, user_inputs
 from ._common import Provider, resource_props
+from ._getters import outputs_as_getters
 from .shapes import (
     CheckpointDict,
     DatasetDict,
@@ -560,6 +561,7 @@ class FineTuningJobArgs:
     """Delete the fine-tuned model when the job is destroyed (default false: the model is kept)."""
 
 
+@outputs_as_getters
 class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
     """A fine-tuning job: submitted once, waited for, gated on its metrics; its model feeds deployments."""
 

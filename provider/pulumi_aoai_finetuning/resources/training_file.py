@@ -23,6 +23,7 @@ from ..client.waiting import adopt_or_create, poll_until
 from ..datasets import validate_file
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
 from ._common import Provider, resource_props
+from ._getters import outputs_as_getters
 
 INPUTS = ("endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes")
 COMPUTED_INPUTS = ("sha256", "remote_filename")
@@ -276,6 +277,7 @@ class TrainingFileArgs:
     """How long to wait for the service to process the file (default 30)."""
 
 
+@outputs_as_getters
 class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
     """A JSONL dataset, validated at preview, uploaded once into an Azure OpenAI account."""
 
