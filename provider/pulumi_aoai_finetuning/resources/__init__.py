@@ -1,22 +1,32 @@
-"""The resources: one module each, with its Args, its Resource class and its provider."""
+"""The resources: one module each, with its Args, its Resource class and its provider.
 
-from .checkpoint_copy import CheckpointCopy, CheckpointCopyArgs, CheckpointCopyProvider
-from .deployment import Deployment, DeploymentArgs, DeploymentProvider
-from .fine_tuning_job import FineTuningJob, FineTuningJobArgs, FineTuningJobProvider
-from .shapes import (
-    CheckpointDict,
-    CopiedAccountDetailDict,
-    DatasetDict,
-    DpoMethodArgsDict,
-    HyperparametersArgsDict,
-    JobErrorDict,
-    MethodArgsDict,
-    QualityGateArgsDict,
-    RateLimitDict,
-    ReinforcementMethodArgsDict,
-    SupervisedMethodArgsDict,
-)
-from .training_file import TrainingFile, TrainingFileArgs, TrainingFileProvider
+Each module is imported on first use of one of its names: the plugin that unpickles a TrainingFile's provider
+imports ``training_file`` alone, not the three other resources (about 17 ms of every plugin start).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .checkpoint_copy import CheckpointCopy, CheckpointCopyArgs, CheckpointCopyProvider
+    from .deployment import Deployment, DeploymentArgs, DeploymentProvider
+    from .fine_tuning_job import FineTuningJob, FineTuningJobArgs, FineTuningJobProvider
+    from .shapes import (
+        CheckpointDict,
+        CopiedAccountDetailDict,
+        DatasetDict,
+        DpoMethodArgsDict,
+        HyperparametersArgsDict,
+        JobErrorDict,
+        MethodArgsDict,
+        QualityGateArgsDict,
+        RateLimitDict,
+        ReinforcementMethodArgsDict,
+        SupervisedMethodArgsDict,
+    )
+    from .training_file import TrainingFile, TrainingFileArgs, TrainingFileProvider
 
 __all__ = [
     "CheckpointCopy",
@@ -43,3 +53,43 @@ __all__ = [
     "TrainingFileArgs",
     "TrainingFileProvider",
 ]
+
+_MODULE_OF = {  # each name's module
+    "CheckpointCopy": "checkpoint_copy",
+    "CheckpointCopyArgs": "checkpoint_copy",
+    "CheckpointCopyProvider": "checkpoint_copy",
+    "CheckpointDict": "shapes",
+    "CopiedAccountDetailDict": "shapes",
+    "DatasetDict": "shapes",
+    "Deployment": "deployment",
+    "DeploymentArgs": "deployment",
+    "DeploymentProvider": "deployment",
+    "DpoMethodArgsDict": "shapes",
+    "FineTuningJob": "fine_tuning_job",
+    "FineTuningJobArgs": "fine_tuning_job",
+    "FineTuningJobProvider": "fine_tuning_job",
+    "HyperparametersArgsDict": "shapes",
+    "JobErrorDict": "shapes",
+    "MethodArgsDict": "shapes",
+    "QualityGateArgsDict": "shapes",
+    "RateLimitDict": "shapes",
+    "ReinforcementMethodArgsDict": "shapes",
+    "SupervisedMethodArgsDict": "shapes",
+    "TrainingFile": "training_file",
+    "TrainingFileArgs": "training_file",
+    "TrainingFileProvider": "training_file",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A resource's name, its module imported on first use."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
