@@ -20,7 +20,8 @@ The emulator is an ``aoai-emulator`` process of its own (its work never counts a
    (serialised, an ``Output`` with four futures, sent, diffed, saved) whoever the provider is; so the same
    commands are also run on 240 :class:`ShapedNothing`: do-nothing resources with a TrainingFile's properties
    and state (the same names and value types, as constants). Against it, what remains is what our code costs:
-   the provider's import in the plugin, ``check`` (the verdict cache) and ``diff``.
+   the provider's import in the plugin, ``check`` (the verdict cache) and ``diff``. Each no-op figure is also
+   given in CPU seconds of the harness and its plugin (``RUSAGE_CHILDREN``), less sensitive to a busy machine.
 
 Repetitions are interleaved: each round runs every N of figure 1 (ours, then theirs), then figure 2's six
 commands (up, then preview, each on ours, the do-nothing stack and the shaped one). Figure 1 gets
