@@ -15,12 +15,18 @@ The emulator is an ``aoai-emulator`` process of its own (its work never counts a
    imports, the plugin) no longer dominate; N = 1..50 show the series, so linearity is visible.
 2. No-op ``up`` and no-op ``preview`` of a stack of 240 ``TrainingFile`` resources (no request reaches the
    emulator) vs the same harness running 240 do-nothing dynamic resources (:class:`Nothing`, defined here, so the
-   plugin imports it by reference). Goal <= 1.1x, plus the difference per resource in ms.
+   plugin imports it by reference). Goal <= 1.1x, plus the difference per resource in ms. ``Nothing`` registers 3
+   properties where a TrainingFile registers 16, and the SDK and the engine pay for each one on every resource
+   (serialised, an ``Output`` with four futures, sent, diffed, saved) whoever the provider is; so the same
+   commands are also run on 240 :class:`ShapedNothing`: do-nothing resources with a TrainingFile's properties
+   and state (the same names and value types, as constants). Against it, what remains is what our code costs:
+   the provider's import in the plugin, ``check`` (the verdict cache) and ``diff``. Each no-op figure is also
+   given in CPU seconds of the harness and its plugin (``RUSAGE_CHILDREN``), less sensitive to a busy machine.
 
-Repetitions are interleaved: each round runs every N of figure 1 (ours, then theirs), then figure 2's four
-commands (ours and the do-nothing stack, up then preview). Figure 1 gets ``BENCH_STACK_REPS`` rounds (default 3),
-figure 2 ``BENCH_STACK_NOOP_REPS`` (default 5: its runs are short and its goal is tight, so its median needs more
-samples on a shared machine); about 2.5 minutes on 2 cores. The stacks of figure 2 are deployed once, not
+Repetitions are interleaved: each round runs every N of figure 1 (ours, then theirs), then figure 2's six
+commands (up, then preview, each on ours, the do-nothing stack and the shaped one). Figure 1 gets
+``BENCH_STACK_REPS`` rounds (default 3), figure 2 ``BENCH_STACK_NOOP_REPS`` (default 5: its runs are short and its
+goal is tight, so its median needs more samples on a shared machine); about 3 minutes on 2 cores. The stacks of figure 2 are deployed once, not
 measured. Every figure is the min and the median over the repetitions. Alone: ``.venv/bin/python -m
 benchmarks.bench_stack`` (``BENCH_STACK_SIZES=1,10 BENCH_STACK_NOOP=10`` for a quick try).
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -80,6 +87,39 @@ class Nothing(Resource):
         super().__init__(NothingProvider(), name, {"endpoint": endpoint, "path": path, "index": index})
 
 
+# What a TrainingFile registers (its inputs, then its outputs and computed inputs seeded as None), what its check
+# adds to the inputs and what its create adds to those: the same names and value types, as constants.
+SHAPED_PROPS = (
+    "endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes",
+    "file_id", "bytes", "status", "status_details", "examples", "format", "created_at", "sha256", "remote_filename",
+)  # fmt: skip
+SHAPED_CHECKED = {"purpose": "fine-tune", "sha256": "0" * 64, "examples": 12, "format": "chat", "bytes": 2400}
+SHAPED_CREATED = {"status": "processed", "status_details": None, "created_at": 1_700_000_000}
+
+
+class ShapedNothingProvider(NothingProvider):
+    """A do-nothing provider whose state has a TrainingFile's shape: the SDK's and engine's cost per property."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """The inputs plus the constants a TrainingFile's check computes."""
+        name = str(news.get("path", "")).rsplit("/", 1)[-1]
+        return CheckResult({**news, **SHAPED_CHECKED, "filename": name, "remote_filename": f"{name}.0"}, [])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """The inputs plus the constants a TrainingFile's create returns."""
+        file_id = f"file-{props.get('path')}"
+        return CreateResult(file_id, {**props, **SHAPED_CREATED, "file_id": file_id})
+
+
+class ShapedNothing(Resource):
+    """A do-nothing dynamic resource registering a TrainingFile's properties (the baseline of the same shape)."""
+
+    def __init__(self, name: str, endpoint: str, path: str) -> None:
+        props: dict[str, Any] = dict.fromkeys(SHAPED_PROPS)
+        props.update(endpoint=endpoint, path=path)
+        super().__init__(ShapedNothingProvider(), name, props)
+
+
 PROGRAM = '''"""{doc}"""
 
 import pulumi
@@ -111,8 +151,8 @@ for i, path in enumerate(paths):
 """
 
 
-def _write_programs(workdir: Path) -> tuple[Path, Path]:
-    """Two project directories sharing NOOP_SIZE distinct datasets: TrainingFiles, and do-nothing resources."""
+def _write_programs(workdir: Path) -> tuple[Path, Path, Path]:
+    """Project directories sharing the datasets: TrainingFiles, do-nothing resources, and shaped do-nothing ones."""
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
     for i in range(max(NOOP_SIZE, *SIZES)):
@@ -131,6 +171,13 @@ def _write_programs(workdir: Path) -> tuple[Path, Path]:
     for name, doc, imports, kind, extra in (
         ("files", "N TrainingFiles.", "from pulumi_aoai_finetuning import TrainingFile", "TrainingFile", ""),
         ("nothing", "N do-nothing resources.", "from benchmarks.bench_stack import Nothing", "Nothing", ", index=i"),
+        (
+            "shaped",
+            "N shaped do-nothing resources.",
+            "from benchmarks.bench_stack import ShapedNothing",
+            "ShapedNothing",
+            "",
+        ),
     ):
         project = workdir / name
         project.mkdir(exist_ok=True)
@@ -140,7 +187,7 @@ def _write_programs(workdir: Path) -> tuple[Path, Path]:
         if not link.exists():
             link.symlink_to(data, target_is_directory=True)
         programs.append(project)
-    return programs[0], programs[1]
+    return programs[0], programs[1], programs[2]
 
 
 def _env(workdir: Path) -> dict[str, str]:
@@ -177,8 +224,19 @@ def _emulator() -> Iterator[tuple[str, list[tuple[str, str]]]]:
         yield url, [(a["endpoint"], a["keys"][0]) for a in listed]
 
 
-def _harness(command: str, program: Path, state: Path, target: _Target, count: int) -> float:
-    """Wall seconds of one harness command in a fresh process; raise with its output if it fails."""
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the child processes waited for so far, their own children included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _harness(
+    command: str, program: Path, state: Path, target: _Target, count: int, *, cpu: list[float] | None = None
+) -> float:
+    """Wall seconds of one harness command in a fresh process (its CPU seconds, plugin's included, onto ``cpu``).
+
+    Raise with its output if it fails.
+    """
     url, accounts, env = target.url, target.accounts, target.env
     args = [sys.executable, "-m", "pulumi_aoai_finetuning.testing", command, str(program), "--state", str(state)]
     config = {
@@ -191,9 +249,12 @@ def _harness(command: str, program: Path, state: Path, target: _Target, count: i
     for key, value in config.items():
         args += ["--config", f"{key}={value}"]
     args += ["--secret", f"azure-openai:apiKeys={json.dumps(dict(accounts))}"]
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=900, check=False)
     seconds = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append(_children_cpu() - cpu_before)  # the harness waits for its plugin, so that counts too
     if done.returncode != 0:
         raise RuntimeError(f"harness {command} of {program.name} (N={count}) failed:\n{done.stdout}\n{done.stderr}")
     return seconds
@@ -251,25 +312,27 @@ def run(workdir: Path) -> list[dict[str, Any]]:
     noop_reps = int(os.environ.get("BENCH_STACK_NOOP_REPS", "5"))
     sizes = tuple(int(s) for s in os.environ.get("BENCH_STACK_SIZES", ",".join(map(str, SIZES))).split(","))
     noop_size = int(os.environ.get("BENCH_STACK_NOOP", str(NOOP_SIZE)))
-    files, nothing = _write_programs(workdir)
+    files, nothing, shaped = _write_programs(workdir)
     env = _env(workdir)
     first: dict[int, list[float]] = {n: [] for n in sizes}
     script: dict[int, list[float]] = {n: [] for n in sizes}
-    noop: dict[str, list[float]] = {"up": [], "up-nothing": [], "preview": [], "preview-nothing": []}
+    noop: dict[str, list[float]] = {f"{c}{k}": [] for c in ("up", "preview") for k in ("", "-nothing", "-shaped")}
+    noop_cpu: dict[str, list[float]] = {key: [] for key in noop}
     with _emulator() as (url, accounts):
         target = _Target(url, accounts, env)
-        states = {"files": workdir / "state" / "noop-files.json", "nothing": workdir / "state" / "noop-nothing.json"}
-        for state in states.values():
-            state.unlink(missing_ok=True)
-        _harness("up", files, states["files"], target, noop_size)
-        _harness("up", nothing, states["nothing"], target, noop_size)
+        programs = {"": files, "-nothing": nothing, "-shaped": shaped}
+        states = {kind: workdir / "state" / f"noop{kind or '-files'}.json" for kind in programs}
+        for kind, program in programs.items():
+            states[kind].unlink(missing_ok=True)
+            _harness("up", program, states[kind], target, noop_size)
         for r in range(max(reps, noop_reps)):
             for n in sizes if r < reps else ():
                 first[n].append(_first_up(files, workdir, n, env))
                 script[n].append(_script(files, n, env))
             for command in ("up", "preview") if r < noop_reps else ():
-                noop[command].append(_harness(command, files, states["files"], target, noop_size))
-                noop[f"{command}-nothing"].append(_harness(command, nothing, states["nothing"], target, noop_size))
+                for kind, program in programs.items():
+                    key = f"{command}{kind}"
+                    noop[key].append(_harness(command, program, states[kind], target, noop_size, cpu=noop_cpu[key]))
     rows: list[dict[str, Any]] = []
     for n in sizes:
         ours = [s * 1000 / n for s in first[n]]
@@ -298,6 +361,29 @@ def run(workdir: Path) -> list[dict[str, Any]]:
             "s",
             1.1,
         )
+        shaped_rows = _stat_rows(
+            f"  the same / {noop_size} do-nothing resources registering a TrainingFile's 16 properties",
+            ours,
+            noop[f"{command}-shaped"],
+            "s",
+            None,
+        )
+        for row in shaped_rows:
+            row["goal"] = "reported (the SDK's and engine's cost per property taken out)"
+            row["figure"] = row["figure"].replace("  the same, min", "    the same, min")
+        rows += shaped_rows
+        for kind, label in (("-nothing", "do-nothing"), ("-shaped", "shaped do-nothing")):
+            cpu_rows = _stat_rows(
+                f"  the same in CPU seconds (harness and plugin) / {label} resources",
+                noop_cpu[command],
+                noop_cpu[f"{command}{kind}"],
+                "CPU s",
+                None,
+            )
+            for row in cpu_rows:
+                row["goal"] = "reported (less sensitive than wall time to a busy machine)"
+                row["figure"] = row["figure"].replace("  the same, min", "    the same, min")
+            rows += cpu_rows
         extra = [(a - b) * 1000 / noop_size for a, b in zip(ours, theirs, strict=True)]
         rows.append(
             {

@@ -3,6 +3,10 @@
 Starlette's form parser spools each chunk through a thread pool and leaves a temporary file to copy;
 for half-gigabyte datasets that doubles the disk work and dominates upload time, which would distort
 every client benchmark run against the emulator.
+
+Inside a file part, a chunk with no CR in it cannot hold (the start of) a boundary, which begins with CRLF:
+it goes straight to the file, found with one ``memchr`` instead of the parser's boundary search (four times
+slower, a third of the emulator's CPU per upload). JSONL datasets have no CR outside CRLF line ends.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 32
@@ -131,9 +135,25 @@ async def parse_multipart(content_type: str, stream: AsyncIterator[bytes], direc
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in stream:
+            if receiver.out is not None and _between_boundaries(parser) and chunk.find(b"\r") < 0:
+                receiver.on_part_data(chunk, 0, len(chunk))  # what the parser would do, without searching
+                continue
             parser.write(chunk)
         parser.finalize()
     except BaseException:
         receiver.abandon()
         raise
     return receiver.form
+
+
+def _between_boundaries(parser: MultipartParser) -> bool:
+    """True when the parser is inside a part's data with no partial boundary pending from the last chunk.
+
+    Then a chunk without CR leaves its state as it was and emits the whole chunk as part data, so handing
+    the chunk to the part directly is the same. Unknown attributes (another parser version) say False.
+    """
+    return (
+        getattr(parser, "state", None) == MultipartState.PART_DATA
+        and getattr(parser, "index", None) == 0
+        and getattr(parser, "max_size", None) == float("inf")  # no size accounting skipped
+    )

@@ -5,10 +5,23 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import cache
 from .report import MAX_BYTES, MIN_EXAMPLES, RULES, DatasetError, DatasetReport
-from .scan import scan as _scan
+
+if TYPE_CHECKING:
+    from .scan import _Scan
+
+
+def _scan(f: BinaryIO, display: str, size: int, max_errors: int) -> tuple[_Scan, str]:
+    """Read and check the file in one pass; the scan (msgspec, the checkers) is imported on the first miss.
+
+    A preview whose datasets are all cached never reads one, so its plugin does not pay for those imports.
+    """
+    from .scan import scan  # noqa: PLC0415
+
+    return scan(f, display, size, max_errors)
 
 
 def _finish(report: DatasetReport, display: str, min_examples: int, max_errors: int) -> DatasetReport:

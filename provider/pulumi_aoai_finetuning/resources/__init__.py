@@ -1,27 +1,37 @@
-"""The resources: one module each, with its Args, its Resource class and its provider."""
+"""The resources: one module each, with its Args, its Resource class and its provider.
 
-from .checkpoint_copy import CheckpointCopy, CheckpointCopyArgs, CheckpointCopyProvider
-from .deployment import Deployment, DeploymentArgs, DeploymentProvider
-from .evaluation import Evaluation, EvaluationArgs, EvaluationProvider
-from .fine_tuning_job import FineTuningJob, FineTuningJobArgs, FineTuningJobProvider
-from .shapes import (
-    CheckpointDict,
-    CheckpointSelectionArgsDict,
-    CopiedAccountDetailDict,
-    DatasetDict,
-    DpoMethodArgsDict,
-    EvaluationGateArgsDict,
-    HyperparametersArgsDict,
-    JobErrorDict,
-    MethodArgsDict,
-    QualityGateArgsDict,
-    RateLimitDict,
-    ReinforcementMethodArgsDict,
-    ResultCountsDict,
-    SupervisedMethodArgsDict,
-    TokenCountDict,
-)
-from .training_file import TrainingFile, TrainingFileArgs, TrainingFileProvider
+Each module is imported on first use of one of its names: the plugin that unpickles a TrainingFile's provider
+imports ``training_file`` alone, not the three other resources (about 17 ms of every plugin start).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .checkpoint_copy import CheckpointCopy, CheckpointCopyArgs, CheckpointCopyProvider
+    from .deployment import Deployment, DeploymentArgs, DeploymentProvider
+    from .evaluation import Evaluation, EvaluationArgs, EvaluationProvider
+    from .fine_tuning_job import FineTuningJob, FineTuningJobArgs, FineTuningJobProvider
+    from .shapes import (
+        CheckpointDict,
+        CheckpointSelectionArgsDict,
+        CopiedAccountDetailDict,
+        DatasetDict,
+        DpoMethodArgsDict,
+        EvaluationGateArgsDict,
+        HyperparametersArgsDict,
+        JobErrorDict,
+        MethodArgsDict,
+        QualityGateArgsDict,
+        RateLimitDict,
+        ReinforcementMethodArgsDict,
+        ResultCountsDict,
+        SupervisedMethodArgsDict,
+        TokenCountDict,
+    )
+    from .training_file import TrainingFile, TrainingFileArgs, TrainingFileProvider
 
 __all__ = [
     "CheckpointCopy",
@@ -55,3 +65,50 @@ __all__ = [
     "TrainingFileArgs",
     "TrainingFileProvider",
 ]
+
+_MODULE_OF = {  # each name's module
+    "CheckpointCopy": "checkpoint_copy",
+    "CheckpointCopyArgs": "checkpoint_copy",
+    "CheckpointCopyProvider": "checkpoint_copy",
+    "CheckpointDict": "shapes",
+    "CheckpointSelectionArgsDict": "shapes",
+    "CopiedAccountDetailDict": "shapes",
+    "DatasetDict": "shapes",
+    "Deployment": "deployment",
+    "DeploymentArgs": "deployment",
+    "DeploymentProvider": "deployment",
+    "DpoMethodArgsDict": "shapes",
+    "Evaluation": "evaluation",
+    "EvaluationArgs": "evaluation",
+    "EvaluationGateArgsDict": "shapes",
+    "EvaluationProvider": "evaluation",
+    "FineTuningJob": "fine_tuning_job",
+    "FineTuningJobArgs": "fine_tuning_job",
+    "FineTuningJobProvider": "fine_tuning_job",
+    "HyperparametersArgsDict": "shapes",
+    "JobErrorDict": "shapes",
+    "MethodArgsDict": "shapes",
+    "QualityGateArgsDict": "shapes",
+    "RateLimitDict": "shapes",
+    "ReinforcementMethodArgsDict": "shapes",
+    "ResultCountsDict": "shapes",
+    "SupervisedMethodArgsDict": "shapes",
+    "TokenCountDict": "shapes",
+    "TrainingFile": "training_file",
+    "TrainingFileArgs": "training_file",
+    "TrainingFileProvider": "training_file",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A resource's name, its module imported on first use."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

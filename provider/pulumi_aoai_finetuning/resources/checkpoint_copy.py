@@ -13,6 +13,7 @@ from ..client import NotFoundError, OperationFailedError
 from ..client.waiting import poll_until
 from ..inputs import Failures, check_account_id, check_endpoint, check_number, diff, is_unknown, user_inputs
 from ._common import Provider, resource_props
+from ._getters import outputs_as_getters
 from .shapes import CopiedAccountDetailDict
 
 INPUTS = ("endpoint", "job_id", "checkpoint", "destination_account_id", "destination_region", "timeout_minutes")
@@ -187,6 +188,7 @@ class CheckpointCopyArgs:
     """How long to wait for the copy (default 120)."""
 
 
+@outputs_as_getters
 class CheckpointCopy(Resource, module="azure-openai", name="CheckpointCopy"):
     """A fine-tuned model or checkpoint copied to another account, ready to deploy there."""
 

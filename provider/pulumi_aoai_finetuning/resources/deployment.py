@@ -14,6 +14,7 @@ from ..encodings import base_model
 from ..inputs import Failures, check_account_id, check_number, diff, is_unknown, user_inputs
 from ..pricing import hosting_per_hour, with_overrides
 from ._common import Provider, resource_props
+from ._getters import outputs_as_getters
 from .shapes import RateLimitDict
 
 INPUTS = (
@@ -241,6 +242,7 @@ class DeploymentArgs:
     """How long to wait for ARM to finish the deployment (default 60)."""
 
 
+@outputs_as_getters
 class Deployment(Resource, module="azure-openai", name="Deployment"):
     """A deployment of a fine-tuned model (or checkpoint) on an account, possibly from another account."""
 

@@ -19,6 +19,7 @@ from ..client.waiting import adopt_or_create, poll_until
 from ..graders import check_criteria, check_messages, criteria_names, item_fields
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
 from ._common import Provider, resource_props
+from ._getters import outputs_as_getters
 from .eval_items import check_test_set
 from .shapes import EvaluationGateArgsDict, ResultCountsDict
 from .training_file import TrainingFileProvider
@@ -423,6 +424,7 @@ class EvaluationArgs:
     """How long to wait for the runs (default 60); the next ``pulumi up`` resumes a wait that ran out."""
 
 
+@outputs_as_getters
 class Evaluation(Resource, module="azure-openai", name="Evaluation"):
     """A model graded on a test set (and a baseline beside it); a missed gate stops what depends on it."""
 

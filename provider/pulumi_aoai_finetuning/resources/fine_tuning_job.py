@@ -28,6 +28,7 @@ from ..graders import check_reinforcement
 from ..inputs import Failures, check_endpoint, check_number, diff, differs, in_place, is_unknown, user_inputs
 from . import checkpoint_selection as selection
 from ._common import Provider, resource_props
+from ._getters import outputs_as_getters
 from .shapes import (
     CheckpointDict,
     CheckpointSelectionArgsDict,
@@ -592,6 +593,7 @@ class FineTuningJobArgs:
     without it, ``selected_model`` is the final model."""
 
 
+@outputs_as_getters
 class FineTuningJob(Resource, module="azure-openai", name="FineTuningJob"):
     """A fine-tuning job: submitted once, waited for, gated on its metrics; its model feeds deployments."""
 

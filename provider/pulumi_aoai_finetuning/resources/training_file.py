@@ -29,6 +29,7 @@ from ..encodings import UnknownModelError, encoding_for_model
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
 from ..tokens import example_token_limit
 from ._common import Provider, resource_props
+from ._getters import outputs_as_getters
 from .shapes import TokenCountDict
 
 # Counted at preview (check), so known before anything is uploaded; see _count_tokens.
@@ -388,6 +389,7 @@ class TrainingFileArgs:
     """Count the dataset's tokens at preview (default true; false skips the counting pass on a huge file)."""
 
 
+@outputs_as_getters
 class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
     """A JSONL dataset, validated at preview, uploaded once into an Azure OpenAI account."""
 

@@ -1,0 +1,64 @@
+"""The streaming multipart parser keeps every byte of a file part, however the body is cut into chunks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from aoai_emulator.uploads import Form, parse_multipart
+
+BOUNDARY = "b7d93a1xyz"
+JSONL = b"".join(b'{"messages": [{"role": "user", "content": "line %d \\u00e9"}]}\n' % i for i in range(400))
+CRLF_JSONL = JSONL.replace(b"\n", b"\r\n")
+# Bytes that look like the boundary's start inside the data: CR, CRLF, CRLF-dash-dash and a near-boundary.
+TRICKY = b"a\rb\r\nc\r\n-d\r\n--e\r\n--b7d93a1xy\r\n--b7d93a1xyzz" * 50
+
+
+def _body(content: bytes) -> bytes:
+    return (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nfine-tune\r\n'
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="train.jsonl"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+
+
+async def _chunks(body: bytes, size: int) -> AsyncIterator[bytes]:
+    for at in range(0, len(body), size):
+        yield body[at : at + size]
+
+
+def _parse(body: bytes, size: int, directory: Path) -> Form:
+    return asyncio.run(parse_multipart(f"multipart/form-data; boundary={BOUNDARY}", _chunks(body, size), directory))
+
+
+@pytest.mark.parametrize("content", [JSONL, CRLF_JSONL, TRICKY, b""], ids=["lf", "crlf", "boundary-like", "empty"])
+@pytest.mark.parametrize("size", [1, 7, 23, 64, 1000, 4096, 1 << 20])
+def test_the_file_part_holds_exactly_the_bytes_sent(content: bytes, size: int, tmp_path: Path) -> None:
+    """Chunks of any size, cut anywhere (in the middle of a boundary too), give back the same bytes and fields."""
+    form = _parse(_body(content), size, tmp_path)
+    upload = form.files["file"]
+    assert form.fields == {"purpose": "fine-tune"}
+    assert (upload.filename, upload.size) == ("train.jsonl", len(content))
+    assert upload.path.read_bytes() == content
+
+
+def test_the_boundary_cut_after_its_cr_is_still_found(tmp_path: Path) -> None:
+    """A chunk that ends in the boundary's CR is followed by one without CR that completes it: not file data."""
+    body = _body(JSONL)
+    end = body.rindex(f"\r\n--{BOUNDARY}--".encode())
+    chunks = [body[: end + 1], body[end + 1 : -2], body[-2:]]
+    assert b"\r" not in chunks[1]
+
+    async def stream() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            yield chunk
+
+    form = asyncio.run(parse_multipart(f"multipart/form-data; boundary={BOUNDARY}", stream(), tmp_path))
+    assert form.files["file"].path.read_bytes() == JSONL
