@@ -16,16 +16,19 @@ DECLARED = {
     TrainingFile: {
         "endpoint": str, "path": str, "content_url": str, "filename": str, "purpose": str, "file_id": str,
         "bytes": int, "sha256": str, "status": str, "status_details": str, "examples": int, "format": str,
-        "created_at": int,
+        "created_at": int, "tokens": int, "max_example_tokens": int, "token_count": dict[str, Any],
     },
     FineTuningJob: {
         "endpoint": str, "model": str, "job_id": str, "status": str, "fine_tuned_model": str, "trained_tokens": int,
         "result_files": list[str], "checkpoints": list[dict[str, Any]], "metrics": dict[str, float],
-        "error": dict[str, Any], "created_at": int, "finished_at": int,
+        "error": dict[str, Any], "created_at": int, "finished_at": int, "estimated_trained_tokens": int,
+        "estimated_training_cost": float, "estimate": str, "estimate_error": float, "selected_model": str,
+        "selected_checkpoint": str,
     },
     Deployment: {
         "account_id": str, "deployment_name": str, "model": str, "sku_name": str, "capacity": int,
-        "deployment_id": str, "provisioning_state": str, "rate_limits": list[dict[str, Any]],
+        "deployment_id": str, "provisioning_state": str, "rate_limits": list[dict[str, Any]], "hourly_cost": float,
+        "hourly_cost_rule": str,
     },
 }  # fmt: skip
 
