@@ -9,6 +9,7 @@ import runpy
 import sys
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pulumi
@@ -93,6 +94,8 @@ def run_once(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dic
         return sync_await(_resolve_outputs(getattr(root, "outputs", {}) or {}))
     finally:
         threads.shutdown(wait=True)  # as the engine, wait for the steps in flight
+        # The runtime's loop outlives the run: leave it an executor that takes work, not the one just shut down.
+        loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="asyncio"))
         os.chdir(cwd)
         if program_dir in sys.path:
             sys.path.remove(program_dir)
