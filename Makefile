@@ -22,8 +22,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Three workers on two cores: most tests wait on subprocesses and sockets, not the CPU (4.7 min instead of 9.9).
+# A file's tests stay together in one worker (their module fixtures and emulators are shared).
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 --dist loadfile
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
