@@ -61,9 +61,6 @@ def _bury_the_programs_garbage() -> None:
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"coroutine '.*' was never awaited", category=RuntimeWarning)
-        # ... and the event loops and sockets the SDK's executor threads leave to the collector, which the end
-        # of the program's process would close.
-        warnings.filterwarnings("ignore", category=ResourceWarning)
         gc.collect()
 
 
