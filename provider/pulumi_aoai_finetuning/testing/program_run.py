@@ -64,10 +64,28 @@ def _bury_the_programs_garbage() -> None:
         gc.collect()
 
 
+_RUNTIME_LOOPS: list[asyncio.AbstractEventLoop] = []  # the runtime's loop of the last run, held by the harness
+
+
+def _runtime_loop() -> asyncio.AbstractEventLoop:
+    """The runtime's own loop in the main thread; one the harness used before and is no longer current is closed.
+
+    The loop outlives a run (the runtime keeps it as the thread's current loop). Code that unsets the thread's
+    loop (an ``asyncio.run`` in the same process, say) would otherwise leave the harness's last loop to the
+    garbage collector, unclosed, with its self-pipe sockets: the harness holds it and closes it itself.
+    """
+    loop = ensure_event_loop()
+    for old in _RUNTIME_LOOPS:
+        if old is not loop and not old.is_closed():
+            old.close()
+    _RUNTIME_LOOPS[:] = [loop]
+    return loop
+
+
 def run_once(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dict[str, Any], set[str]]:
     """Run the program once under the harness's monitor; returns the stack outputs and which are secret."""
     reset_root_resource()  # set_mocks then makes a fresh root stack for this run
-    loop = ensure_event_loop()  # the runtime's own loop, in the main thread
+    loop = _runtime_loop()
     loop.set_exception_handler(_quiet_reported_failures)
     # The SDK sends each registration from the loop's default executor: one thread per ready step.
     threads = registration_threads()
