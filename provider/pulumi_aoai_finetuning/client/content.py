@@ -31,14 +31,17 @@ def url_filename(url: str) -> str:
 
 
 @contextmanager
-def fetched(url: str, *, timeout: float = 120.0) -> Iterator[Path]:
-    """A local copy of the file at ``url``, streamed to a temporary file (a ``file://`` path is used in place)."""
+def fetched(url: str, *, timeout: float = 120.0) -> Iterator[tuple[Path, str | None]]:
+    """A local copy of the file at ``url`` (a ``file://`` path is used in place) and its :func:`content_version`.
+
+    The version comes from the download's own headers, so reading a blob costs one request, not a HEAD and a GET.
+    """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "file":
         path = Path(urllib.parse.unquote(parts.path))
         if not path.is_file():
             raise ContentUnavailableError(f"{shown_url(url)}: no such file")
-        yield path
+        yield path, None
         return
     with tempfile.TemporaryDirectory(prefix="aoai-import-") as directory:
         local = Path(directory) / (url_filename(url) or "import.jsonl")
@@ -46,6 +49,7 @@ def fetched(url: str, *, timeout: float = 120.0) -> Iterator[Path]:
             with httpx2.stream("GET", url, timeout=timeout, follow_redirects=False) as response:
                 if response.status_code != 200:
                     raise ContentUnavailableError(f"GET {shown_url(url)} answered {response.status_code}")
+                version = _version(url, response.headers)
                 with local.open("wb") as out:
                     for chunk in response.iter_bytes():
                         out.write(chunk)
@@ -53,7 +57,7 @@ def fetched(url: str, *, timeout: float = 120.0) -> Iterator[Path]:
             raise ContentUnavailableError(
                 redact(f"GET {shown_url(url)} failed: {type(exc).__name__}: {exc}", (url,))
             ) from None
-        yield local
+        yield local, version
 
 
 def content_version(url: str, *, timeout: float = 30.0) -> str | None:
@@ -70,8 +74,13 @@ def content_version(url: str, *, timeout: float = 30.0) -> str | None:
         response = httpx2.head(url, timeout=timeout, follow_redirects=False)
     except httpx2.HTTPError:
         return None
-    etag, length = response.headers.get("etag"), response.headers.get("content-length")
-    if response.status_code != 200 or not etag or etag.startswith("W/") or length is None:
+    return _version(url, response.headers) if response.status_code == 200 else None
+
+
+def _version(url: str, headers: httpx2.Headers) -> str | None:
+    etag, length = headers.get("etag"), headers.get("content-length")
+    if not etag or etag.startswith("W/") or length is None:
         return None
+    parts = urllib.parse.urlsplit(url)
     place = f"{parts.scheme}://{parts.netloc}{parts.path}"
     return hashlib.sha256(f"{place}\n{etag}\n{length}".encode()).hexdigest()

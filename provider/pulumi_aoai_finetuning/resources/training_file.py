@@ -120,7 +120,8 @@ class TrainingFileProvider(Provider):
         filename = inputs.get("filename")
         name = filename if isinstance(filename, str) else (url_filename(url) or "import.jsonl")
         inputs["filename"] = name
-        version = content_version(url)
+        # A HEAD only when the last check recorded a version to compare with; else the download below gives it.
+        version = content_version(url) if olds.get("source_version") else None
         same_counting = all(olds.get(k) == inputs.get(k) for k in ("model", "count_tokens"))
         if version is not None and same_counting and _seen_before(olds, version, purpose, validate):
             # The blob is the one the last (successful) check read: its digest, shape and counts still hold.
@@ -132,7 +133,7 @@ class TrainingFileProvider(Provider):
                     inputs[key] = olds[key]
             return
         try:
-            with fetched(url) as local:
+            with fetched(url) as (local, fetched_version):
                 report = validate_file(local, use_cache=urllib.parse.urlsplit(url).scheme == "file")
                 errors = [str(e).replace(str(local), shown_url(url)) for e in report.errors]
                 if validate and purpose == "fine-tune" and report.ok:
@@ -153,8 +154,8 @@ class TrainingFileProvider(Provider):
         inputs["examples"] = report.examples
         inputs["format"] = report.format
         inputs["bytes"] = report.size
-        if version is not None:
-            inputs["source_version"] = version
+        if fetched_version is not None:
+            inputs["source_version"] = fetched_version
 
     def _check_path(self, failures: Failures, inputs: dict[str, Any], path: str, purpose: Any, validate: bool) -> None:
         file = Path(path)
