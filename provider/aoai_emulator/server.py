@@ -83,7 +83,13 @@ class ResettableH11Protocol(H11Protocol):
     def shutdown(self) -> None:
         """Close the connection at server shutdown, without waiting 30 s for a TLS client's close_notify."""
         super().shutdown()
-        if self.transport.is_closing() and self.transport.get_extra_info("sslcontext") is not None:
+        if not self.transport.is_closing():
+            return
+        try:
+            tls = self.transport.get_extra_info("sslcontext") is not None
+        except AttributeError:
+            return  # asyncio's TLS transport, already detached from its protocol: the connection is closed
+        if tls:
             self.transport.abort()
 
 
