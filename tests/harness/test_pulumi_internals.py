@@ -124,9 +124,9 @@ def _mock_monitor(helper: Any) -> str | None:
     fields = getattr(getattr(helper, "ResourceRegistration", None), "_fields", None)
     if fields != ("urn", "id", "state"):
         return f"ResourceRegistration's fields are {fields}, expected ('urn', 'id', 'state')"
-    for method in ("RegisterResource", "ReadResource", "make_urn"):
+    for method in ("Invoke", "RegisterResource", "ReadResource", "make_urn"):
         if not callable(getattr(helper, method, None)):
-            return f"it has no method {method}, which the harness's monitor overrides"
+            return f"it has no method {method}, which the harness's monitors override"
     if _parameters(helper.make_urn) != ["parent", "type_", "name"]:
         return f"make_urn takes ({', '.join(_parameters(helper.make_urn))}), expected (parent, type_, name)"
     return None

@@ -10,6 +10,7 @@ import pytest
 from pulumi._types import resource_types
 
 from pulumi_aoai_finetuning import CheckpointCopy, Deployment, Evaluation, FineTuningJob, TrainingFile
+from pulumi_aoai_finetuning.testing.thread_loop import ClosingMockMonitor
 
 # The runtime annotations each class declared before its outputs became getters, as the SDK resolved them.
 DECLARED = {
@@ -58,7 +59,9 @@ class _Engine(pulumi.runtime.Mocks):
 
 @pytest.fixture
 def engine() -> Any:
-    pulumi.runtime.set_mocks(_Engine(), preview=False)
+    mocks = _Engine()
+    # The SDK's own MockMonitor would leave an unclosed event loop in each thread that registers a resource.
+    pulumi.runtime.set_mocks(mocks, preview=False, monitor=ClosingMockMonitor(mocks))
     yield
     pulumi.runtime.settings.reset_options()  # type: ignore[no-untyped-call]
 

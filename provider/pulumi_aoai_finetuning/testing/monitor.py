@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +14,7 @@ from .deployment import _Deployment
 from .options import OptionError, alias_urns, custom_timeouts
 from .pulumi_internals import MockMonitor
 from .results import HarnessError
+from .thread_loop import ClosingMockMonitor, thread_loop
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
@@ -43,18 +41,6 @@ class _Registration:
     custom_timeouts: dict[str, float] = field(default_factory=dict)
 
 
-@contextmanager
-def _thread_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """An event loop for one monitor call in a registration thread, closed after it (the thread ends later)."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        yield loop
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-
-
 class _Mocks(Mocks):
     """Invokes go to the deployment; resources never come here (the monitor handles them)."""
 
@@ -70,8 +56,11 @@ class _Mocks(Mocks):
         raise HarnessError(f"unexpected registration of {args.typ} {args.name}")
 
 
-class _Monitor(MockMonitor):
-    """The engine's resource monitor: engine URNs, dependencies and options, real steps instead of echoes."""
+class _Monitor(ClosingMockMonitor):
+    """The engine's resource monitor: engine URNs, dependencies and options, real steps instead of echoes.
+
+    Invokes are the SDK's mock monitor's, each in a loop closed after it (:class:`.thread_loop.ClosingMockMonitor`).
+    """
 
     def __init__(self, mocks: _Mocks, deployment: _Deployment) -> None:
         super().__init__(mocks)
@@ -97,19 +86,12 @@ class _Monitor(MockMonitor):
                 self.deployment.error = self.deployment.error or failure
             raise failure from None
 
-    def Invoke(self, request: Any) -> Any:
-        """Answer a provider function; off the main thread in a loop of its own, closed after (as registrations)."""
-        if threading.current_thread() is threading.main_thread():
-            return super().Invoke(request)  # type: ignore[no-untyped-call]
-        with _thread_loop():  # the SDK runs invokes in executor threads, which have no loop of their own
-            return super().Invoke(request)  # type: ignore[no-untyped-call]
-
     def RegisterResource(self, request: Any) -> Any:
         """Register one resource: plan and run its step."""
         urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == STACK_TYPE:
             return resource_pb2.RegisterResourceResponse(urn=urn)
-        with _thread_loop() as loop:
+        with thread_loop() as loop:
             return self._register(urn, request, loop)
 
     def _register(self, urn: str, request: Any, loop: asyncio.AbstractEventLoop) -> Any:
@@ -149,6 +131,6 @@ class _Monitor(MockMonitor):
             )
         with self.deployment.lock:
             props = self.deployment.stack_reference(request.id or request.name)
-        with _thread_loop() as loop:
+        with thread_loop() as loop:
             obj = loop.run_until_complete(rpc.serialize_properties(props, {}))
         return resource_pb2.ReadResourceResponse(urn=urn, properties=obj)

@@ -50,7 +50,8 @@ HELPERS: dict[str, str] = {
     "pulumi.runtime.stack.massage": "turns a stack output into plain values as the SDK does before exporting it",
     "pulumi.runtime.mocks.MockMonitor": (
         "the mock resource monitor set_mocks accepts; the harness's monitor overrides RegisterResource, "
-        "ReadResource and make_urn and records what it registers in `resources` as `ResourceRegistration`"
+        "ReadResource and make_urn and records what it registers in `resources` as `ResourceRegistration`; "
+        "ClosingMockMonitor runs its Invoke, ReadResource and RegisterResource in a loop it closes after each"
     ),
     "pulumi.runtime.settings.ROOT": "cleared before each run so that set_mocks makes a fresh root stack",
     "pulumi.runtime.settings.SETTINGS": "its `outputs` (pending RPCs) are cleared between runs in one process",
