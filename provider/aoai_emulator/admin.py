@@ -108,6 +108,7 @@ def dispatch(svc: Service, call: Call) -> Reply:
     if path == "/reset" and method == "POST":
         svc.store.reset()
         svc.verdicts.clear()
+        svc.tokens.clear()
         svc.faults.clear()
         svc.requests.clear()
         return Reply(200, {"reset": True})

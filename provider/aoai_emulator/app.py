@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 from . import admin, entra, errors
 from .arm import router as arm_router
 from .dataplane import files as data_files
+from .dataplane import jobs as data_jobs
 from .dataplane import router as data_router
 from .errors import ServiceError
 from .faults import FaultRule
@@ -210,21 +211,25 @@ class EmulatorApp:
         if not svc.lock.acquire(blocking=False):
             return None
         try:
-            if data_files.due_verdicts(svc, call):
+            if data_files.due_verdicts(svc, call) or data_jobs.due_token_counts(svc, call):
                 return None
             return self._dispatch(call, plane)
         finally:
             svc.lock.release()
 
     def _prepare_and_dispatch(self, call: Call, plane: str) -> tuple[Reply, str | None]:
-        """Compute the dataset verdicts the call may need without the lock, then answer under it."""
+        """Compute the dataset verdicts and training-token counts the call may need without the lock, then answer."""
         svc = self.svc
         with svc.lock:
             due = data_files.due_verdicts(svc, call)
+            counts = data_jobs.due_token_counts(svc, call)
+        # A verdict or count that fails here fails again under the lock, which answers for it.
         for blob in due:
-            # A verdict that fails here fails again in the settle under the lock, which answers for it.
             with contextlib.suppress(Exception):
                 svc.verdicts.get(blob, svc.limits.min_examples)
+        for blob, encoding in counts:
+            with contextlib.suppress(Exception):
+                svc.tokens.get(blob, encoding)
         return self._dispatch(call, plane)
 
     def _dispatch(self, call: Call, plane: str) -> tuple[Reply, str | None]:

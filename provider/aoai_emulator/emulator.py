@@ -66,6 +66,7 @@ class Emulator:
         with self.service.lock:
             self.service.store.reset()
             self.service.verdicts.clear()
+            self.service.tokens.clear()
             self.service.faults.clear()
             self.service.requests.clear()
 

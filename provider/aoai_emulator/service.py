@@ -10,6 +10,7 @@ from .clock import Clock
 from .faults import FaultBook
 from .signing import Signer
 from .state import Obj, Store
+from .trained_tokens import TokenBook
 from .verdicts import VerdictBook
 from .views import ViewCache
 
@@ -37,6 +38,7 @@ class Service:
         self.base_url = ""
         self.views = ViewCache()
         self.verdicts = VerdictBook()
+        self.tokens = TokenBook()
         saved = store.data.get("clock_now")
         if isinstance(saved, int | float):
             clock.resume_from(float(saved))

@@ -13,12 +13,12 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from .blob_book import BlobBook
 from .dataset_rules import DatasetVerdict, check_dataset
 
-MAX_ENTRIES = 10_000
 CHILD_FROM_BYTES = 16 * 1024 * 1024  # below this a child process costs more than the GIL it frees
 Check = Callable[[Path, int], DatasetVerdict]
 
@@ -35,21 +35,25 @@ def _lower_priority() -> None:
         os.nice(10)
 
 
-class VerdictBook:
+class VerdictBook(BlobBook[int, DatasetVerdict]):
     """Verdicts by blob identity (path, inode, size, mtime) and rule; each computed by one thread, shared."""
 
     def __init__(self, check: Check | None = None, *, child_from_bytes: int = CHILD_FROM_BYTES) -> None:
-        self.check: Check = check or self.compute
+        super().__init__()
+        self.check: Check = check or self.read
         self.child_from_bytes = child_from_bytes
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[str, int, int, int, int], Future[DatasetVerdict]] = {}
+        self._pool_lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
 
-    def compute(self, blob: Path, min_examples: int) -> DatasetVerdict:
+    def compute(self, blob: Path, arg: int) -> DatasetVerdict:
+        """The verdict on ``blob`` for a minimum of ``arg`` examples, by the book's check."""
+        return self.check(blob, arg)
+
+    def read(self, blob: Path, min_examples: int) -> DatasetVerdict:
         """The verdict on ``blob``, read in this thread, or in a child process when the blob is big."""
         if blob.stat().st_size < self.child_from_bytes:
             return read_verdict(blob, min_examples)
-        with self._lock:
+        with self._pool_lock:
             if self._pool is None:
                 # spawn, not fork: the emulator runs threads, and a forked child could inherit a held lock.
                 self._pool = ProcessPoolExecutor(
@@ -60,54 +64,7 @@ class VerdictBook:
 
     def close(self) -> None:
         """Stop the child process, if one was started."""
-        with self._lock:
+        with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-
-    @staticmethod
-    def _key(blob: Path, min_examples: int) -> tuple[str, int, int, int, int]:
-        st = os.stat(blob)
-        return str(blob), st.st_ino, st.st_size, st.st_mtime_ns, min_examples
-
-    def ready(self, blob: Path, min_examples: int) -> bool:
-        """True when the verdict on ``blob`` is known (one still being computed is not: it must be waited for)."""
-        try:
-            key = self._key(blob, min_examples)
-        except OSError:
-            return True  # nothing to compute ahead: the settle reports the missing blob
-        with self._lock:
-            future = self._entries.get(key)
-        return future is not None and future.done()
-
-    def get(self, blob: Path, min_examples: int) -> DatasetVerdict:
-        """The verdict on ``blob``: computed now, or waited for when another thread is computing it."""
-        key = self._key(blob, min_examples)
-        with self._lock:
-            future = self._entries.get(key)
-            mine = future is None
-            if future is None:
-                if len(self._entries) >= MAX_ENTRIES:
-                    self._entries.clear()
-                future = self._entries[key] = Future()
-        if mine:
-            try:
-                future.set_result(self.check(blob, min_examples))
-            except BaseException as exc:
-                with self._lock:
-                    self._entries.pop(key, None)
-                future.set_exception(exc)
-                raise
-        return future.result()
-
-    def clear(self) -> None:
-        """Forget every verdict: after a reset, new blobs may reuse a path, an inode and a size."""
-        with self._lock:
-            self._entries.clear()
-
-    def forget(self, blob: Path) -> None:
-        """Drop the verdicts on a deleted blob."""
-        name = str(blob)
-        with self._lock:
-            for key in [k for k in self._entries if k[0] == name]:
-                del self._entries[key]

@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
+
+from aoai_emulator import Emulator, create_emulator
 
 SUB = "11111111-2222-3333-4444-555555555555"
 ARM_HEADERS = {"Authorization": "Bearer emulator-test-token"}
@@ -74,6 +77,31 @@ def run_cli(*args: str, lines: int = 1) -> Iterator[RunningCli]:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def served_module_emulator(seed: int, group: str | None = None) -> tuple[Any, Any]:
+    """The module-scoped fixtures ``emulator`` (served, immediate clock, ``seed``) and ``http`` (a client of it).
+
+    Assign both in a test module (``emulator, http = served_module_emulator(41)``); ``group`` is created first.
+    """
+
+    @pytest.fixture(scope="module", name="emulator")
+    def emulator_fixture() -> Iterator[Emulator]:
+        emu = create_emulator(clock="immediate", seed=seed)
+        emu.serve()
+        try:
+            yield emu
+        finally:
+            emu.close()
+
+    @pytest.fixture(scope="module", name="http")
+    def http_fixture(emulator: Emulator) -> Iterator[httpx2.Client]:
+        with httpx2.Client(base_url=emulator._servers[0].url, timeout=30) as client:
+            if group is not None:
+                arm_group(client, group)
+            yield client
+
+    return emulator_fixture, http_fixture
 
 
 def arm_group(client: httpx2.Client, group: str, location: str = "eastus2") -> None:

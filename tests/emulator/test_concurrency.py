@@ -102,6 +102,61 @@ def test_other_accounts_answer_while_a_verdict_is_computed(emulator: Emulator, t
     assert answers["a"]["status"] == "processed"
 
 
+def test_other_accounts_answer_while_a_jobs_training_tokens_are_counted(emulator: Emulator, tmp_path: Path) -> None:
+    """A job create counts its training file's tokens before it takes the service lock: account B is answered."""
+    a, b = emulator.seed_account("countsa"), emulator.seed_account("countsb")
+    events: list[str] = []
+    started, release = threading.Event(), threading.Event()
+    book = emulator.service.tokens
+    real_count = book.count
+
+    def gated(blob: Path, encoding: str) -> int:
+        events.append("count started")
+        started.set()
+        assert release.wait(60), "the test never released the count"
+        events.append("count released")
+        return real_count(blob, encoding)
+
+    book.count = gated
+    created: dict[str, Any] = {}
+    with httpx2.Client(timeout=30) as http:
+        file_a = _upload(http, a, chat_dataset(tmp_path / "a.jsonl"))
+        assert _get(http, a, f"files/{file_a}").json()["status"] == "processed"
+        file_b = _upload(http, b, chat_dataset(tmp_path / "b.jsonl"), purpose="batch")
+
+        def create_a() -> None:
+            with httpx2.Client(timeout=60) as own:
+                created["a"] = own.post(
+                    f"{a['endpoint']}openai/fine_tuning/jobs",
+                    params=API,
+                    headers={"api-key": a["keys"][0]},
+                    json={
+                        "model": "gpt-4o-mini-2024-07-18",
+                        "training_file": file_a,
+                        "hyperparameters": {"n_epochs": 2},
+                    },
+                )
+                events.append("A's job created")
+
+        creator = threading.Thread(target=create_a)
+        creator.start()
+        try:
+            assert started.wait(30), "the job create did not count its training file's tokens"
+            # Under the lock, these would wait for the count the test holds (and time out: the test fails).
+            listed = http.get(f"{b['endpoint']}openai/files", params=API, headers={"api-key": b["keys"][0]}, timeout=10)
+            assert [f["id"] for f in listed.json()["data"]] == [file_b]
+            events.append("others answered")
+            assert creator.is_alive()
+        finally:
+            release.set()
+            creator.join(60)
+    assert events == ["count started", "others answered", "count released", "A's job created"]
+    assert created["a"].status_code == 201, created["a"].text
+    expected = real_count(emulator.service.store.blob_path(file_a), "o200k_base")
+    job = created["a"].json()["id"]
+    assert emulator.state()["accounts"]["countsa"]["jobs"][job]["_tokens"] == expected
+
+
 def test_a_verdict_is_computed_once_per_upload(emulator: Emulator, tmp_path: Path) -> None:
     """Reads, lists and a job create share one verdict per blob; a broken upload still ends in ``error``."""
     account = emulator.seed_account("once")

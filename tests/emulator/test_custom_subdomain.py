@@ -6,37 +6,23 @@ the official and the provider's clients reach the account through it, whichever 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import pytest
 from openai import AzureOpenAI
 
-from aoai_emulator import Emulator, create_emulator
+from aoai_emulator import Emulator
 from pulumi_aoai_finetuning.client.auth import ApiKeyAuth
 from pulumi_aoai_finetuning.client.dataplane import DataPlaneClient
 
-from .support import ACCOUNT_API, ARM_HEADERS, account_path, arm_group, chat_dataset
+from .support import ACCOUNT_API, ARM_HEADERS, account_path, chat_dataset, served_module_emulator
 
 GROUP = "rg-subdomain"
 DATED = "2025-04-01-preview"
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    emu = create_emulator(clock="immediate", seed=41)
-    emu.serve()
-    yield emu
-    emu.close()
-
-
-@pytest.fixture(scope="module")
-def http(emulator: Emulator) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=emulator._servers[0].url, timeout=30) as client:
-        arm_group(client, GROUP)
-        yield client
+emulator, http = served_module_emulator(seed=41, group=GROUP)
 
 
 def _arm(http: httpx2.Client, method: str, name: str, body: dict[str, Any] | None = None) -> httpx2.Response:

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
-import pytest
 
-from aoai_emulator import Emulator, create_emulator
+from aoai_emulator import Emulator
 
-from .support import ACCOUNT_API, ARM_HEADERS, chat_dataset, grant_copy
+from .support import ACCOUNT_API, ARM_HEADERS, chat_dataset, grant_copy, served_module_emulator
 
 DATED = "2025-04-01-preview"
 COPY_HEADER = {"aoai-copy-ft-checkpoints": "preview"}
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    emu = create_emulator(clock="immediate", seed=43)
-    emu.serve()
-    yield emu
-    emu.close()
-
-
-@pytest.fixture(scope="module")
-def http(emulator: Emulator) -> Iterator[httpx2.Client]:
-    with httpx2.Client(base_url=emulator._servers[0].url, timeout=30) as client:
-        yield client
+emulator, http = served_module_emulator(seed=43)
 
 
 def _data(http: httpx2.Client, account: dict[str, Any], method: str, path: str, **kwargs: Any) -> httpx2.Response:

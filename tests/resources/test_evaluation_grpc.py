@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from pulumi_aoai_finetuning import Evaluation, FineTuningJob, TrainingFile
@@ -173,6 +174,42 @@ def test_an_eval_created_by_an_interrupted_run_is_adopted_with_its_runs(
         assert second.state.outputs[key] == first.state.outputs[key], key
     assert [r for r in account.requests(mutating=True) if r["method"] == "POST"] == creates_before
     assert len(evals_of(account)) == 1
+
+
+def test_adoption_reads_the_newest_evals_only(
+    engine: EngineReplay, account: EmulatedAccount, tmp_path: Path, make_plugin: PluginFactory
+) -> None:
+    """Evals list newest first and the spec has no metadata filter: a re-run finds its eval on the first page.
+
+    120 older evals of the account (more than one page of 100) are not read through.
+    """
+    with httpx2.Client(timeout=30) as http:
+        for i in range(120):
+            made = http.post(
+                f"{account.endpoint}openai/evals",
+                params={"api-version": "2025-04-01-preview"},
+                headers={"api-key": account.key},
+                json={
+                    "name": f"other-{i}",
+                    "data_source_config": {"type": "custom", "item_schema": {"type": "object"}},
+                    "testing_criteria": [EXACT],
+                },
+            )
+            assert made.status_code in (200, 201), made.text
+    inputs = evaluation(account, tmp_path, BASE)
+    first = engine.up("again", Evaluation, inputs)
+    assert first.state is not None
+    engine.state.clear()  # the engine never recorded the create (the process died before it answered)
+    mark = account.requests()[-1]["seq"]
+    second = EngineReplay(make_plugin(account, **{"azure-openai:apiVersion": "2025-04-01-preview"})).up(
+        "again", Evaluation, inputs
+    )
+    assert second.state is not None
+    assert second.state.id == first.state.id
+    listed = [
+        r for r in account.requests() if r["seq"] > mark and r["method"] == "GET" and r["path"].endswith("/evals")
+    ]
+    assert len(listed) == 1, listed
 
 
 def test_bad_graders_and_gates_are_refused_at_check_naming_the_path_with_no_request(

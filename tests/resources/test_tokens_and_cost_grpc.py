@@ -98,11 +98,20 @@ def test_an_example_over_the_models_limit_is_refused_at_preview_with_file_line(
     engine.plan("train", TrainingFile, {**inputs, "model": "gpt-4o-mini-2024-07-18"})  # 65,536 tokens: it fits
 
 
-def _file_and_job(
-    engine: EngineReplay, account: EmulatedAccount, dataset: Path, model: str, **job: Any
+def _job_inputs(
+    engine: EngineReplay,
+    account: EmulatedAccount,
+    dataset: Path,
+    model: str,
+    counted_for: str | None = None,
+    **job: Any,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Up a TrainingFile counted for ``model`` and a job on it with its token count; return both outputs."""
-    file = engine.up("train", TrainingFile, {"endpoint": account.endpoint, "path": str(dataset), "model": model})
+    """Up a TrainingFile (counted for ``counted_for``, else the default encoding); its outputs and a job's inputs.
+
+    The job trains ``model`` on the file and is given the file's token count, as a program passes it.
+    """
+    train = {"endpoint": account.endpoint, "path": str(dataset)}
+    file = engine.up("train", TrainingFile, {**train, "model": counted_for} if counted_for else train)
     assert file.state is not None
     inputs = {
         "endpoint": account.endpoint,
@@ -111,9 +120,25 @@ def _file_and_job(
         "training_token_count": file.state.outputs["token_count"],
         **job,
     }
+    return file.state.outputs, inputs
+
+
+def _refusal(engine: EngineReplay, inputs: dict[str, Any]) -> tuple[str, str]:
+    """The one check failure a job's preview meets: its property and reason."""
+    with pytest.raises(CheckFailed) as refused:
+        engine.plan("job", FineTuningJob, inputs)
+    ((prop, reason),) = refused.value.failures
+    return prop, reason
+
+
+def _file_and_job(
+    engine: EngineReplay, account: EmulatedAccount, dataset: Path, model: str, **job: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Up a TrainingFile counted for ``model`` and a job on it with its token count; return both outputs."""
+    file, inputs = _job_inputs(engine, account, dataset, model, counted_for=model, **job)
     step = engine.up("job", FineTuningJob, inputs)
     assert step.state is not None
-    return file.state.outputs, step.state.outputs
+    return file, step.state.outputs
 
 
 @pytest.mark.parametrize("model", ["gpt-4o-mini-2024-07-18", "gpt-35-turbo-0125"])
@@ -142,18 +167,9 @@ def test_a_count_in_another_encoding_is_refused_before_any_job(
     engine: EngineReplay, account: EmulatedAccount, dataset: Path
 ) -> None:
     """Counts made for gpt-4o-mini (o200k_base) cannot guard a gpt-35-turbo job (cl100k_base): the fix is named."""
-    file = engine.up("train", TrainingFile, {"endpoint": account.endpoint, "path": str(dataset)})
-    assert file.state is not None
+    _, inputs = _job_inputs(engine, account, dataset, "gpt-35-turbo-0125")
     before = len(account.requests(mutating=True))
-    inputs = {
-        "endpoint": account.endpoint,
-        "model": "gpt-35-turbo-0125",
-        "training_file": file.state.id,
-        "training_token_count": file.state.outputs["token_count"],
-    }
-    with pytest.raises(CheckFailed) as refused:
-        engine.plan("job", FineTuningJob, inputs)
-    ((prop, reason),) = refused.value.failures
+    prop, reason = _refusal(engine, inputs)
     assert prop == "training_token_count"
     assert "counted in o200k_base, but gpt-35-turbo-0125 uses cl100k_base" in reason
     assert "set model='gpt-35-turbo-0125' on the TrainingFile" in reason
@@ -165,20 +181,9 @@ def test_a_budget_that_cannot_be_priced_is_refused(
 ) -> None:
     """No price for the model (gpt-35-turbo's is not in the table): a cost budget refuses, naming the config key."""
     engine = EngineReplay(make_plugin(account))
-    file = engine.up(
-        "train", TrainingFile, {"endpoint": account.endpoint, "path": str(dataset), "model": "gpt-35-turbo-0125"}
-    )
-    assert file.state is not None
-    inputs = {
-        "endpoint": account.endpoint,
-        "model": "gpt-35-turbo-0125",
-        "training_file": file.state.id,
-        "training_token_count": file.state.outputs["token_count"],
-        "max_training_cost": 10,
-    }
-    with pytest.raises(CheckFailed) as refused:
-        engine.plan("job", FineTuningJob, inputs)
-    ((prop, reason),) = refused.value.failures
+    model = "gpt-35-turbo-0125"
+    _, inputs = _job_inputs(engine, account, dataset, model, counted_for=model, max_training_cost=10)
+    prop, reason = _refusal(engine, inputs)
     assert prop == "max_training_cost"
     assert "rule budget.unknown-price" in reason
     assert "azure-openai:prices" in reason
@@ -252,20 +257,9 @@ def test_a_malformed_price_in_stack_config_fails_the_estimate_naming_the_key(
     """A price under an unknown name is named with the config key, the rule and the known names."""
     prices = json.dumps({"gpt-4o-mini-2024-07-18": {"training_per_token": 3}})
     engine = EngineReplay(make_plugin(account, **{"azure-openai:prices": prices}))
-    file = engine.up(
-        "train", TrainingFile, {"endpoint": account.endpoint, "path": str(dataset), "model": "gpt-4o-mini-2024-07-18"}
-    )
-    assert file.state is not None
-    inputs = {
-        "endpoint": account.endpoint,
-        "model": "gpt-4o-mini-2024-07-18",
-        "training_file": file.state.id,
-        "training_token_count": file.state.outputs["token_count"],
-        "max_training_cost": 5,
-    }
-    with pytest.raises(CheckFailed) as refused:
-        engine.plan("job", FineTuningJob, inputs)
-    ((prop, reason),) = refused.value.failures
+    model = "gpt-4o-mini-2024-07-18"
+    _, inputs = _job_inputs(engine, account, dataset, model, counted_for=model, max_training_cost=5)
+    prop, reason = _refusal(engine, inputs)
     assert prop == "max_training_cost"
     assert "stack config azure-openai:prices.gpt-4o-mini-2024-07-18.training_per_token: not a known price" in reason
     assert "training_per_million" in reason

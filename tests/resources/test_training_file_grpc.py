@@ -52,6 +52,29 @@ def test_second_up_is_a_no_op_without_mutating_requests(
     assert account.requests()[before:] == []
 
 
+def test_a_file_named_before_names_carried_their_owner_keeps_its_name(
+    engine: EngineReplay, account: EmulatedAccount, dataset: Path
+) -> None:
+    """A stack from before the resource's key was sent: the next up is a no-op, not a replace and a new upload."""
+    first = engine.up("train", TrainingFile, _inputs(account, dataset))
+    before = len(account.requests())
+    step = engine.up("train", TrainingFile, {**_inputs(account, dataset), "resource_key": "proj/dev/train"})
+    assert step.op == "same"
+    assert step.state is not None
+    assert first.state is not None
+    assert step.state.inputs["remote_filename"] == first.state.inputs["remote_filename"]
+    assert account.requests()[before:] == []
+
+
+def test_the_resources_key_names_its_upload(engine: EngineReplay, account: EmulatedAccount, dataset: Path) -> None:
+    """With the key the class sends, the remote name carries a hash of it after the content's."""
+    step = engine.up("train", TrainingFile, {**_inputs(account, dataset), "resource_key": "proj/dev/train"})
+    assert step.state is not None
+    digest = hashlib.sha256(dataset.read_bytes()).hexdigest()
+    mine = hashlib.sha256(b"proj/dev/train").hexdigest()[:8]
+    assert account.objects("files")[step.state.id]["filename"] == f"train.{digest[:16]}.{mine}.jsonl"
+
+
 def test_changed_dataset_replaces_the_file(engine: EngineReplay, account: EmulatedAccount, dataset: Path) -> None:
     """New content is a new file: the new one is uploaded first, then the old one deleted."""
     first = engine.up("train", TrainingFile, _inputs(account, dataset))

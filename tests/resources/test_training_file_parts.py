@@ -40,7 +40,8 @@ def big(tmp_path: Path) -> Path:
 
 
 def _inputs(acct: EmulatedAccount, path: Path) -> dict[str, Any]:
-    return {"endpoint": acct.endpoint, "path": str(path)}
+    # The key the TrainingFile class adds: a kill and re-run of one resource resumes its own upload.
+    return {"endpoint": acct.endpoint, "path": str(path), "resource_key": "proj/dev/train"}
 
 
 def _posts(acct: EmulatedAccount, suffix: str) -> list[dict[str, Any]]:

@@ -253,6 +253,7 @@ def delete(ctx: Ctx, params: dict[str, str]) -> Reply:
     file = get_file(ctx, params["file"])
     del ctx.account["files"][file["id"]]
     ctx.svc.verdicts.forget(ctx.svc.store.blob_path(file["id"]))
+    ctx.svc.tokens.forget(ctx.svc.store.blob_path(file["id"]))
     ctx.svc.store.drop_blob(file["id"])
     return Reply(200, {"object": "file", "deleted": True, "id": file["id"]})
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
-from .. import errors, lifecycle
+import orjson
+
+from .. import endpoints, errors, lifecycle
 from ..catalog import BASE_MODELS, PAUSE_RESUME_VERSIONS, TRAINING_TYPES, root_base_model
-from ..http import Reply, public
+from ..http import Call, Reply, public
+from ..service import Service
 from ..state import Obj
-from ..trained_tokens import tokens_per_epoch
+from ..trained_tokens import encoding_of, tokens_per_epoch
 from . import files
-from .context import Ctx, page
+from .context import PREFIX_RE, Ctx, page
 
 SUFFIX_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 HP_RANGES = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-6, 10.0)}
@@ -59,6 +63,30 @@ def trainable_models(account: Obj) -> dict[str, str]:
         out[name] = root_base_model(name)
         out[entry["checkpoint_id"]] = root_base_model(name)
     return {k: v for k, v in out.items() if k not in deleted}
+
+
+def due_token_counts(svc: Service, call: Call) -> list[tuple[Path, str]]:
+    """The training file's blob and encoding a job create will count and nobody has (call with the service lock held).
+
+    Over-approximates, like the verdicts due: a count made ahead is only CPU spent early, never a change of state.
+    """
+    m = PREFIX_RE.match(call.path)
+    if m is None or call.method != "POST" or (m["rest"] or "/").rstrip("/") != "/fine_tuning/jobs":
+        return []
+    account = endpoints.by_subdomain(svc, m["account"]) if m["account"] else None
+    try:
+        body = orjson.loads(call.body)
+    except orjson.JSONDecodeError:
+        return []
+    if account is None or not isinstance(body, dict):
+        return []
+    model, file_id = body.get("model"), body.get("training_file")
+    file = account["files"].get(file_id) if isinstance(file_id, str) else None
+    encoding = encoding_of(model) if isinstance(model, str) else None
+    if file is None or encoding is None or encoding in file.get("_token_counts", {}):
+        return []
+    blob = svc.store.blob_path(file["id"])
+    return [] if svc.tokens.ready(blob, encoding) else [(blob, encoding)]
 
 
 def _file_for_training(ctx: Ctx, file_id: Any, field: str) -> Obj:
@@ -223,7 +251,7 @@ def create(ctx: Ctx, _: dict[str, str]) -> Reply:
         "_trained": 0.0,
         "_hp_requested": hp,
         "_examples": training["_examples"],
-        "_tokens": tokens_per_epoch(training, ctx.svc.store.blob_path(training["id"]), model),
+        "_tokens": tokens_per_epoch(training, ctx.svc.store.blob_path(training["id"]), model, ctx.svc.tokens),
         "_events": [],
         "_training_type": training_type,  # as sent: not in the job schema, kept for tests of the wire
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 import urllib.parse
@@ -50,6 +51,9 @@ SECRET_INPUTS = ("content_url",)  # a blob SAS URL is a credential: sealed in st
 # counts in its encoding, and count_tokens=false drops them.
 KEPT_BY_UPDATE = tuple(key for key in OUTPUTS if key not in TOKEN_OUTPUTS)
 PURPOSES = ("fine-tune", "assistants", "batch", "evals")
+# Which resource declares the file (``<project>/<stack>/<name>``), given by the class: the dynamic provider is
+# told no URN. It names the upload, so two resources of the same content in one account never share one.
+OWNER_KEY = "resource_key"
 DEFAULT_TIMEOUT_MINUTES = 30.0
 
 
@@ -63,10 +67,29 @@ def _seen_before(olds: dict[str, Any], version: str, purpose: Any, validate: boo
     )
 
 
-def _remote_filename(filename: str, digest: str) -> str:
-    """A content-addressed name (``train.<sha256 prefix>.jsonl``): how a re-run finds its own upload."""
+def _remote_filename(filename: str, digest: str, owner: Any = None) -> str:
+    """A content-addressed name (``train.<sha256 prefix>.<owner hash>.jsonl``): how a re-run finds its own upload.
+
+    The owner's hash keeps two resources of the same content apart (each adopts, resumes and deletes its own).
+    """
     stem, ext = os.path.splitext(filename)
-    return f"{stem}.{digest[:16]}{ext or '.jsonl'}"
+    mine = f".{hashlib.sha256(owner.encode()).hexdigest()[:8]}" if isinstance(owner, str) and owner else ""
+    return f"{stem}.{digest[:16]}{mine}{ext or '.jsonl'}"
+
+
+def _name(inputs: dict[str, Any], olds: dict[str, Any], filename: str, digest: str) -> str:
+    """The file's remote name: the one in the state while the content, name, purpose and account are the same.
+
+    A file uploaded before names carried their owner keeps its name: a new name would replace it (and retrain).
+    """
+    kept = olds.get("remote_filename")
+    same = all(
+        olds.get(k) == v for k, v in (("sha256", digest), ("filename", filename), ("purpose", inputs["purpose"]))
+    )
+    endpoint = inputs.get("endpoint")
+    if isinstance(kept, str) and same and (is_unknown(endpoint) or olds.get("endpoint") == endpoint):
+        return kept
+    return _remote_filename(filename, digest, inputs.get(OWNER_KEY))
 
 
 class TrainingFileProvider(Provider):
@@ -95,7 +118,7 @@ class TrainingFileProvider(Provider):
             elif purpose == "fine-tune" and not filename.endswith(".jsonl"):
                 failures.add("filename", f"fine-tuning files must be named *.jsonl; rename {filename!r}")
         if isinstance(path, str):
-            self._check_path(failures, inputs, path, purpose, validate is not False)
+            self._check_path(failures, inputs, path, purpose, validate is not False, olds=olds)
         elif isinstance(url, str):
             if not url.startswith(("https://", "http://", "file://")):
                 failures.add(
@@ -127,7 +150,7 @@ class TrainingFileProvider(Provider):
             # The blob is the one the last (successful) check read: its digest, shape and counts still hold.
             inputs["source_version"] = version
             inputs["sha256"] = olds["sha256"]
-            inputs["remote_filename"] = _remote_filename(str(name), olds["sha256"])
+            inputs["remote_filename"] = _name(inputs, olds, str(name), olds["sha256"])
             for key in ("examples", "format", "bytes", *TOKEN_OUTPUTS):
                 if key in olds:
                     inputs[key] = olds[key]
@@ -150,14 +173,23 @@ class TrainingFileProvider(Provider):
             for error in errors:
                 failures.add("content_url", error)
         inputs["sha256"] = report.sha256
-        inputs["remote_filename"] = _remote_filename(str(name), report.sha256)
+        inputs["remote_filename"] = _name(inputs, olds, str(name), report.sha256)
         inputs["examples"] = report.examples
         inputs["format"] = report.format
         inputs["bytes"] = report.size
         if fetched_version is not None:
             inputs["source_version"] = fetched_version
 
-    def _check_path(self, failures: Failures, inputs: dict[str, Any], path: str, purpose: Any, validate: bool) -> None:
+    def _check_path(
+        self,
+        failures: Failures,
+        inputs: dict[str, Any],
+        path: str,
+        purpose: Any,
+        validate: bool,
+        *,
+        olds: dict[str, Any],
+    ) -> None:
         file = Path(path)
         if not file.is_file():
             failures.add(
@@ -175,7 +207,7 @@ class TrainingFileProvider(Provider):
         filename = inputs.get("filename") if isinstance(inputs.get("filename"), str) else file.name
         inputs["filename"] = filename
         inputs["sha256"] = report.sha256
-        inputs["remote_filename"] = _remote_filename(str(filename), report.sha256)
+        inputs["remote_filename"] = _name(inputs, olds, str(filename), report.sha256)
         inputs["examples"] = report.examples
         inputs["format"] = report.format
         inputs["bytes"] = report.size
@@ -404,7 +436,7 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
         filename: pulumi.Output[str]
         """The file's name as given (or taken from ``path`` or ``content_url``)."""
         remote_filename: pulumi.Output[str]
-        """The content-addressed name in the account (``train.<sha256 prefix>.jsonl``): how a re-run finds it."""
+        """The name in the account (``train.<sha256 prefix>.<owner hash>.jsonl``): how a re-run finds its upload."""
         purpose: pulumi.Output[str]
         """What the file is for (``fine-tune``...)."""
         validate: pulumi.Output[bool | None]
@@ -506,4 +538,5 @@ class TrainingFile(Resource, module="azure-openai", name="TrainingFile"):
             if props.get(key) is not None:
                 props[key] = pulumi.Output.secret(props[key])
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_INPUTS)))
+        props[OWNER_KEY] = f"{pulumi.get_project()}/{pulumi.get_stack()}/{resource_name}"
         super().__init__(TrainingFileProvider(), resource_name, props, opts)

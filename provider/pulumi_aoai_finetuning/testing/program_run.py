@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import runpy
 import sys
+import traceback
 import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -51,13 +53,53 @@ async def _resolve_outputs(outputs: Mapping[str, Any]) -> tuple[dict[str, Any], 
     return values, secret
 
 
+class _Outcome(logging.Handler):
+    """Whether a program run failed: it raised, a step failed, or the program logged an error to the engine."""
+
+    def __init__(self, deployment: _Deployment) -> None:
+        super().__init__(logging.ERROR)
+        self.deployment = deployment
+        self.raised = False
+        self.errors_logged = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count an error the program logged (``pulumi.log.error``); the SDK reports it without raising."""
+        self.errors_logged += 1
+
+    @property
+    def failed(self) -> bool:
+        """The run failed in one of the ways the SDK or the harness reports it."""
+        return self.raised or self.errors_logged > 0 or self.deployment.error is not None
+
+
+_ENGINE_LOG = logging.getLogger("pulumi_aoai_finetuning.testing.engine_log")
+"""Where the program's ``pulumi.log`` messages go; it propagates to the root logger, as the SDK's default does."""
+
+
+def _release_the_failure(exc: BaseException) -> None:
+    """Drop the locals of the finished frames in a failure's tracebacks (their file:line stay).
+
+    A failed output's traceback holds the frames that built it, and through them the outputs the program
+    left unawaited: while the failure is held (by the caller, a test's ``pytest.raises``), they are not garbage.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)  # frames still running are skipped
+        pending += [current.__cause__, current.__context__]
+
+
 def _bury_the_programs_garbage() -> None:
     """Collect the outputs a failed program left unawaited, quietly, as the end of its process would.
 
     The CLI runs a program in a process of its own, which ends with it. Here the program runs in-process: an
     output it built before failing (a ``require_output`` of a missing stack output, say) holds coroutines that
     nobody will await, and Python would warn about them whenever the garbage collector next runs, in whatever
-    code runs then.
+    code runs then. A run that did not fail leaves none, and is not made to pay for a full collection.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"coroutine '.*' was never awaited", category=RuntimeWarning)
@@ -91,12 +133,18 @@ def run_once(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dic
     threads = registration_threads()
     loop.set_default_executor(threads)
     mocks = _Mocks(deployment)
+    outcome = _Outcome(deployment)
+    _ENGINE_LOG.addHandler(outcome)
     pulumi.runtime.set_mocks(
-        mocks, project=ctx.project.name, stack=ctx.stack, preview=preview, monitor=_Monitor(mocks, deployment)
+        mocks,
+        project=ctx.project.name,
+        stack=ctx.stack,
+        preview=preview,
+        logger=_ENGINE_LOG,
+        monitor=_Monitor(mocks, deployment),
     )
     clear_stack_outputs()
     pulumi.runtime.set_all_config(dict(ctx.config), sorted(ctx.secret_keys))
-    root = pulumi.runtime.get_root_resource()
 
     def program() -> None:
         runpy.run_path(str(ctx.project.main), run_name="__main__")
@@ -109,7 +157,12 @@ def run_once(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dic
     try:
         # sync_await drives the runtime's own loop: asyncio.run would leave the main thread without one.
         sync_await(run_pulumi_func(program))
-        return sync_await(_resolve_outputs(getattr(root, "outputs", {}) or {}))
+        # No local names the root stack: this frame is still running when a failed run is collected.
+        return sync_await(_resolve_outputs(getattr(pulumi.runtime.get_root_resource(), "outputs", {}) or {}))
+    except BaseException as exc:
+        outcome.raised = True
+        _release_the_failure(exc)
+        raise
     finally:
         threads.shutdown(wait=True)  # as the engine, wait for the steps in flight
         # The runtime's loop outlives the run: leave it an executor that takes work, not the one just shut down.
@@ -122,4 +175,9 @@ def run_once(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dic
             if file.startswith(program_dir + os.sep):
                 del sys.modules[name]
         pulumi.runtime.set_all_config({}, [])
-        _bury_the_programs_garbage()
+        _ENGINE_LOG.removeHandler(outcome)
+        # The runtime would hold this run's stack, and through its outputs the program's, until the next run.
+        reset_root_resource()
+        clear_stack_outputs()
+        if outcome.failed:
+            _bury_the_programs_garbage()
