@@ -16,7 +16,7 @@ The emulator is an ``aoai-emulator`` process of its own (its work never counts a
 2. No-op ``up`` and no-op ``preview`` of a stack of 240 ``TrainingFile`` resources (no request reaches the
    emulator) vs the same harness running 240 do-nothing dynamic resources (:class:`Nothing`, defined here, so the
    plugin imports it by reference). Goal <= 1.1x, plus the difference per resource in ms. ``Nothing`` registers 3
-   properties where a TrainingFile registers 16, and the SDK and the engine pay for each one on every resource
+   properties where a TrainingFile registers 21, and the SDK and the engine pay for each one on every resource
    (serialised, an ``Output`` with four futures, sent, diffed, saved) whoever the provider is; so the same
    commands are also run on 240 :class:`ShapedNothing`: do-nothing resources with a TrainingFile's properties
    and state (the same names and value types, as constants). Against it, what remains is what our code costs:
@@ -89,12 +89,21 @@ class Nothing(Resource):
 
 # What a TrainingFile registers (its inputs, then its outputs and computed inputs seeded as None), what its check
 # adds to the inputs and what its create adds to those: the same names and value types, as constants.
+# tests/test_bench_shapes.py holds them to TrainingFile's own lists and to the state of a real TrainingFile.
 SHAPED_PROPS = (
-    "endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes",
-    "file_id", "bytes", "status", "status_details", "examples", "format", "created_at", "sha256", "remote_filename",
+    "endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes", "model", "count_tokens",
+    "file_id", "bytes", "status", "status_details", "examples", "format", "created_at", "tokens",
+    "max_example_tokens", "token_count", "sha256", "remote_filename",
 )  # fmt: skip
-SHAPED_CHECKED = {"purpose": "fine-tune", "sha256": "0" * 64, "examples": 12, "format": "chat", "bytes": 2400}
-SHAPED_CREATED = {"status": "processed", "status_details": None, "created_at": 1_700_000_000}
+SHAPED_TOKEN_COUNT = {
+    "examples": 12, "estimated_examples": 0, "file": "d.jsonl", "encoding": "o200k_base", "max_example_tokens": 34,
+    "tokens": 408, "max_example_line": 1,
+}  # fmt: skip
+SHAPED_CHECKED = {
+    "purpose": "fine-tune", "sha256": "0" * 64, "examples": 12, "format": "chat", "bytes": 2400, "tokens": 408,
+    "max_example_tokens": 34, "token_count": SHAPED_TOKEN_COUNT,
+}  # fmt: skip
+SHAPED_CREATED = {"status": "processed", "created_at": 1_700_000_000}
 
 
 class ShapedNothingProvider(NothingProvider):
@@ -362,7 +371,7 @@ def run(workdir: Path) -> list[dict[str, Any]]:
             1.1,
         )
         shaped_rows = _stat_rows(
-            f"  the same / {noop_size} do-nothing resources registering a TrainingFile's 16 properties",
+            f"  the same / {noop_size} do-nothing resources registering a TrainingFile's 21 properties",
             ours,
             noop[f"{command}-shaped"],
             "s",

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROVIDER = ROOT / "provider"
 OWN = {"pulumi_aoai_finetuning", "aoai_emulator"}
 # Namespace packages are shared by several distributions: the second name component tells which.
-NAMESPACES = {"azure"}
+NAMESPACES = {"azure", "google"}  # namespace packages: a distribution per second-level name
+# Namespace modules whose distribution is named otherwise.
+DISTRIBUTION_OF = {"google.protobuf": "protobuf"}
 
 
 def _normal(name: str) -> str:
@@ -43,6 +45,9 @@ def _imported_modules() -> dict[str, str]:
 
 def _distribution(module: str) -> str:
     """The installed distribution that provides ``module``."""
+    for prefix, distribution in DISTRIBUTION_OF.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return distribution
     top = module.split(".", maxsplit=1)[0]
     candidates = importlib.metadata.packages_distributions().get(top, [])
     if top in NAMESPACES:

@@ -28,14 +28,17 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .client.arm import ArmClient
 from .client.auth import ARM_SCOPE, DATA_PLANE_SCOPE, ApiKeyAuth, Auth, BearerAuth, EntraAuth
-from .client.dataplane import DataPlaneClient, normalize_endpoint
-from .client.pool import shared_client
-from .client.retry import RetryPolicy
+from .client.names import normalize_endpoint
 from .client.uploads import DEFAULT_PART_BYTES, MAX_PART_BYTES
+
+if TYPE_CHECKING:
+    # The clients (and the HTTP stack under them) are imported when a client is made: a plugin that only
+    # checks and diffs (every no-op preview) never pays for them.
+    from .client.arm import ArmClient
+    from .client.dataplane import DataPlaneClient
 
 NAMESPACE = "azure-openai"
 DEFAULT_API_VERSION = "v1"
@@ -90,6 +93,10 @@ class Settings:
         ``pooled`` (the providers) shares this process's connection pool for the account, kept until exit;
         a one-shot command (``aoai-ft``) takes its own, closed with the client.
         """
+        from .client.dataplane import DataPlaneClient  # noqa: PLC0415 - see the TYPE_CHECKING imports
+        from .client.pool import shared_client  # noqa: PLC0415
+        from .client.retry import RetryPolicy  # noqa: PLC0415
+
         return DataPlaneClient(
             endpoint,
             self.data_plane_auth(endpoint),
@@ -100,6 +107,10 @@ class Settings:
 
     def arm_client(self) -> ArmClient:
         """An ARM client: this process's pool for ARM, credentials as configured now, this polling pace."""
+        from .client.arm import ArmClient  # noqa: PLC0415 - see the TYPE_CHECKING imports
+        from .client.pool import shared_client  # noqa: PLC0415
+        from .client.retry import RetryPolicy  # noqa: PLC0415
+
         return ArmClient(
             self.arm_endpoint,
             self.arm_auth(),

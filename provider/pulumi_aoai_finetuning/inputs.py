@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, DiffResult
 
-from .client import ACCOUNT_ID_RE
+from .client.names import ACCOUNT_ID_RE
 from .client.security import insecure_reason
 
 

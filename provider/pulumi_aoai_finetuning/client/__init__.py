@@ -1,27 +1,82 @@
 """Clients for the Azure OpenAI data plane and ARM, on httpx with an injectable transport."""
 
-from .arm import ACCOUNT_ID_RE, ArmClient, account_writes
-from .auth import ApiKeyAuth, Auth, BearerAuth, EntraAuth
-from .dataplane import DataPlaneClient, final_metrics, normalize_endpoint
-from .errors import (
-    AuthenticationError,
-    AzureOpenAIError,
-    ConflictError,
-    CredentialError,
-    InsecureEndpointError,
-    InvalidRequestError,
-    NotFoundError,
-    OperationFailedError,
-    ServerError,
-    ServiceError,
-    ThrottledError,
-    TransportError,
-    WaitTimeoutError,
-    redact,
-)
-from .retry import RetryPolicy
-from .security import require_secure
-from .waiting import adopt_or_create, backoff, poll_until
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .arm import ArmClient, account_writes
+    from .auth import ApiKeyAuth, Auth, BearerAuth, EntraAuth
+    from .dataplane import DataPlaneClient, final_metrics
+    from .errors import (
+        AuthenticationError,
+        AzureOpenAIError,
+        ConflictError,
+        CredentialError,
+        InsecureEndpointError,
+        InvalidRequestError,
+        NotFoundError,
+        OperationFailedError,
+        ServerError,
+        ServiceError,
+        ThrottledError,
+        TransportError,
+        WaitTimeoutError,
+        redact,
+    )
+    from .names import ACCOUNT_ID_RE, normalize_endpoint
+    from .retry import RetryPolicy
+    from .security import require_secure
+    from .waiting import adopt_or_create, backoff, poll_until
+
+# Each name from its module on first use: the errors and helpers a check needs do not import the HTTP stack.
+_HOMES = {
+    "ACCOUNT_ID_RE": "names",
+    "ApiKeyAuth": "auth",
+    "ArmClient": "arm",
+    "Auth": "auth",
+    "AuthenticationError": "errors",
+    "AzureOpenAIError": "errors",
+    "BearerAuth": "auth",
+    "ConflictError": "errors",
+    "CredentialError": "errors",
+    "DataPlaneClient": "dataplane",
+    "EntraAuth": "auth",
+    "InsecureEndpointError": "errors",
+    "InvalidRequestError": "errors",
+    "NotFoundError": "errors",
+    "OperationFailedError": "errors",
+    "RetryPolicy": "retry",
+    "ServerError": "errors",
+    "ServiceError": "errors",
+    "ThrottledError": "errors",
+    "TransportError": "errors",
+    "WaitTimeoutError": "errors",
+    "account_writes": "arm",
+    "adopt_or_create": "waiting",
+    "backoff": "waiting",
+    "final_metrics": "dataplane",
+    "normalize_endpoint": "names",
+    "poll_until": "waiting",
+    "redact": "errors",
+    "require_secure": "security",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public name ``name``, imported from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "ACCOUNT_ID_RE",

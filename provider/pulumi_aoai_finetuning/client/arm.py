@@ -8,7 +8,6 @@ or stack) is retried with backoff until the caller's deadline.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -27,11 +26,6 @@ from .status import OPERATION_FAILED, operation_state
 from .waiting import Pacer, backoff
 
 API_VERSION = "2025-06-01"
-ACCOUNT_ID_RE = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<group>[^/]+)/providers/"
-    r"Microsoft\.CognitiveServices/accounts/(?P<account>[^/]+)$",
-    re.IGNORECASE,
-)
 
 _locks_guard = threading.Lock()
 _account_locks: dict[str, threading.Lock] = {}

@@ -9,10 +9,12 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import httpx2
+from typing import TYPE_CHECKING
 
 from .errors import redact
+
+if TYPE_CHECKING:
+    import httpx2
 
 
 class ContentUnavailableError(Exception):
@@ -43,6 +45,8 @@ def fetched(url: str, *, timeout: float = 120.0) -> Iterator[tuple[Path, str | N
             raise ContentUnavailableError(f"{shown_url(url)}: no such file")
         yield path, None
         return
+    import httpx2  # noqa: PLC0415 - only a preview that reads a URL pays for the HTTP stack
+
     with tempfile.TemporaryDirectory(prefix="aoai-import-") as directory:
         local = Path(directory) / (url_filename(url) or "import.jsonl")
         try:
@@ -70,6 +74,8 @@ def content_version(url: str, *, timeout: float = 30.0) -> str | None:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return None
+    import httpx2  # noqa: PLC0415 - only a preview that reads a URL pays for the HTTP stack
+
     try:
         response = httpx2.head(url, timeout=timeout, follow_redirects=False)
     except httpx2.HTTPError:

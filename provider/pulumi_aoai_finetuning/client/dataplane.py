@@ -13,6 +13,7 @@ import httpx2
 from .auth import Auth
 from .errors import ConflictError
 from .http import HttpClient
+from .names import normalize_endpoint
 from .retry import RetryPolicy
 from .security import require_secure
 
@@ -23,11 +24,6 @@ UPLOADS_SINCE = "2025-04-01"  # the first dated api-version (2025-04-01-preview)
 PAUSED = frozenset({"pausing", "paused"})
 RESUMED = frozenset({"resuming", "running", "queued", "pending"})
 CANCELLED = frozenset({"cancelling", "cancelled"})
-
-
-def normalize_endpoint(endpoint: str) -> str:
-    """An account endpoint with exactly one trailing slash (``https://x.openai.azure.com/``)."""
-    return endpoint.rstrip("/") + "/"
 
 
 class DataPlaneClient:

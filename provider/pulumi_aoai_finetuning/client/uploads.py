@@ -16,10 +16,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .dataplane import DataPlaneClient, normalize_endpoint
 from .errors import InvalidRequestError, NotFoundError
+from .names import normalize_endpoint
+
+if TYPE_CHECKING:
+    from .dataplane import DataPlaneClient
 
 MIME_TYPE = "application/jsonl"
 MAX_PART_BYTES = 64 * 1024 * 1024  # Azure's (and OpenAI's) limit per part

@@ -22,8 +22,8 @@ from pulumi.runtime import rpc
 from .. import config as aoai_config
 from ..client.arm import ArmClient
 from ..client.auth import Auth
-from ..client.dataplane import normalize_endpoint
 from ..client.errors import AzureOpenAIError, NotFoundError
+from ..client.names import normalize_endpoint
 from ..client.retry import RetryPolicy
 from ..inputs import is_unknown, plain
 from . import azure_native_types as extra_types

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
 DEPLOYMENT_VERSION = 3
 SIG_KEY = "4dabf18193072939515e22adb298388d"  # the engine's special-object signature key
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105  # the signature of a secret, not one
@@ -338,10 +340,11 @@ def load(path: Path, crypter: Crypter | None = None) -> StackState:
 
 def save(path: Path, state: StackState, crypter: Crypter | None = None) -> None:
     """Write the deployment atomically: a crash never leaves half a state file."""
-    text = json.dumps(to_deployment(state, crypter), indent=4, default=str) + "\n"
+    # msgspec's C encoder: the stdlib's is pure Python as soon as it indents (a whole-state write per ``up``).
+    text = msgspec.json.format(msgspec.json.encode(to_deployment(state, crypter), enc_hook=str), indent=4) + b"\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    tmp.write_bytes(text)
     tmp.replace(path)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config as aoai_config
-from ..client.dataplane import normalize_endpoint
+from ..client.names import normalize_endpoint
 from . import checkpoint
 from .azure_native import DEFAULT_SUBSCRIPTION, _Arm
 from .entra import EntraLogin

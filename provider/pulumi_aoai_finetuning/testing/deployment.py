@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi.runtime import rpc
 
-from ..client.dataplane import normalize_endpoint
+from ..client.names import normalize_endpoint
 from . import azure_native_types as extra_types
 from .azure_native import ACCOUNT, RESOURCE_GROUP, _AzureNative, invoke_function
 from .changes import _property_changes

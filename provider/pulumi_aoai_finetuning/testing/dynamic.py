@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..client.dataplane import normalize_endpoint
+from ..client.names import normalize_endpoint
 from . import azure_native_types as extra_types
 from . import provider_calls
 from .changes import _changed, _Diff

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from google.protobuf import struct_pb2  # type: ignore[import-untyped]  # protobuf ships no stubs
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2
 
@@ -55,12 +56,36 @@ _loops = threading.local()
 
 
 def to_struct(props: Mapping[str, Any]) -> Any:
-    """Props as the engine sends them (a protobuf ``Struct``; secrets and unknowns encoded)."""
+    """Props as the engine sends them (a protobuf ``Struct``; secrets and unknowns encoded).
+
+    Plain data (what the harness holds: JSON values, with secrets and unknowns already in their wire form) is
+    copied straight into the ``Struct``, as the engine marshals a property map; the SDK's serializer, which
+    awaits each value as a possible ``Output``, is kept for anything else (an asset, say).
+    """
+    present = {k: v for k, v in props.items() if v is not None}  # a None property is not sent, as the SDK does
+    if _is_plain(present):
+        struct = struct_pb2.Struct()
+        struct.update(present)
+        return struct
     holder: _ThreadLoop | None = getattr(_loops, "holder", None)
     if holder is None:
         # A private loop, not asyncio.run: that would unset the thread's current loop (the runtime's, in main).
         holder = _loops.holder = _ThreadLoop()
     return holder.loop.run_until_complete(rpc.serialize_properties(dict(props), {}))
+
+
+_SCALARS = (str, bool, int, float, type(None))
+
+
+def _is_plain(value: Any) -> bool:
+    """Whether ``value`` is JSON data only (str keys; no Output, asset, resource or other object in it)."""
+    if isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    return False
 
 
 def from_struct(struct: Any) -> dict[str, Any]:
