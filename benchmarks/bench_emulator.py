@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -429,7 +430,23 @@ def run(
     return rows
 
 
+def _upload_only(workdir: Path, size_mb: int, repeats: int) -> list[dict[str, Any]]:
+    """Only the upload rows (the data set is made once and kept in ``workdir``)."""
+    path = workdir / f"chat-{size_mb}mb.jsonl"
+    if not path.exists() or path.stat().st_size < size_mb * 1024 * 1024 * 0.99:
+        make_chat_dataset(path, size_mb * 1024 * 1024)
+    return _upload_rows(path, repeats)
+
+
 if __name__ == "__main__":
-    size = int(sys.argv[2]) if len(sys.argv) > 2 else 500
-    for row in run(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("benchmarks/out"), size_mb=size):
+    # BENCH_SIZE_MB (default 500), BENCH_REPEAT (default 5), BENCH_ONLY=upload for the upload rows alone.
+    size = int(os.environ.get("BENCH_SIZE_MB", sys.argv[2] if len(sys.argv) > 2 else "500"))
+    repeat = int(os.environ.get("BENCH_REPEAT", "5"))
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("benchmarks/out")
+    out.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("BENCH_ONLY") == "upload":
+        rows = _upload_only(out, size, repeat)
+    else:
+        rows = run(out, size_mb=size, repeats=repeat)
+    for row in rows:
         print(row)

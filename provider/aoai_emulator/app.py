@@ -74,6 +74,16 @@ def _wire(headers: dict[str, str], body: bytes, form: Any) -> dict[str, Any]:
     }
 
 
+async def _send_chunks(chunks: list[bytes], reply: Reply, headers: dict[str, str], send: Send) -> None:
+    """Send a blob held in memory as it is, a chunk per message: no joined copy of it."""
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw += [(b"content-type", reply.media_type.encode()), (b"content-length", str(sum(map(len, chunks))).encode())]
+    await send({"type": "http.response.start", "status": reply.status, "headers": raw})
+    for chunk in chunks:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 class EmulatorApp:
     """The emulator as one ASGI callable."""
 
@@ -178,7 +188,7 @@ class EmulatorApp:
         body = b""
         try:
             if headers.get("content-type", "").startswith("multipart/form-data"):
-                form = await parse_multipart(headers["content-type"], request.stream(), self.svc.store.blob_dir)
+                form = await parse_multipart(headers["content-type"], request.stream(), self.svc.store.blobs)
             else:
                 body = await request.body()
         except Exception as exc:
@@ -330,9 +340,13 @@ class EmulatorApp:
         elif plane != "admin":
             headers.update({"apim-request-id": request_id, "x-request-id": request_id, "x-ms-region": "emulator"})
         response: Response
-        if reply.file_path is not None:
+        if reply.blob is not None:
+            chunks = reply.blob.memory_chunks()
+            if chunks is not None:
+                await _send_chunks(chunks, reply, headers, send)
+                return
             response = FileResponse(
-                reply.file_path, status_code=reply.status, headers=headers, media_type=reply.media_type
+                reply.blob.on_disk(), status_code=reply.status, headers=headers, media_type=reply.media_type
             )
         elif reply.raw is not None:
             response = Response(reply.raw, status_code=reply.status, headers=headers, media_type=reply.media_type)

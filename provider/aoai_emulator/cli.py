@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from types import FrameType
 
+from .blobs import DEFAULT_MEMORY_LIMIT_MB
 from .clock import CLOCK_MODES
 from .emulator import create_emulator
 from .server import base_url, bind, make_server
@@ -74,12 +75,27 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=SECONDS",
         help="override a duration (file_processing, job_validation, job_training, ...); repeatable",
     )
+    p.add_argument(
+        "--blob-memory-limit-mb",
+        type=int,
+        default=DEFAULT_MEMORY_LIMIT_MB,
+        metavar="MB",
+        help="file contents held in memory, in total, before further uploads go to disk; 0 keeps every one on "
+        f"disk (default {DEFAULT_MEMORY_LIMIT_MB}; with --state-file every one is on disk)",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the emulator until interrupted."""
     args = parser().parse_args(argv)
+    if args.blob_memory_limit_mb < 0:
+        print(
+            f"aoai-emulator: --blob-memory-limit-mb {args.blob_memory_limit_mb}: must be 0 (every upload on disk) "
+            "or a positive number of megabytes",
+            file=sys.stderr,
+        )
+        return 2
     try:
         emulator = create_emulator(
             clock=args.clock,
@@ -88,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             timings=_pairs(args.timing, "--timing"),
             faults=args.fault,
+            blob_memory_limit_mb=args.blob_memory_limit_mb,
         )
     except ValueError as exc:
         print(f"aoai-emulator: {exc}", file=sys.stderr)

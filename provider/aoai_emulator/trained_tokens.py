@@ -12,15 +12,14 @@ tests train on, but a job on a file of hundreds of megabytes holds every account
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pulumi_aoai_finetuning.encodings import UnknownModelError, encoding_for_model
-from pulumi_aoai_finetuning.tokens import TokenCountError, count_file
+from pulumi_aoai_finetuning.tokens import TokenCountError, count_stream
 
+from .blobs import Blob
 from .state import Obj
 
 
-def tokens_per_epoch(file: Obj, blob: Path, model: str) -> int:
+def tokens_per_epoch(file: Obj, blob: Blob | None, model: str) -> int:
     """The training file's tokens in ``model``'s encoding (the upload's rough count for a model of no known one)."""
     try:
         encoding = encoding_for_model(model)
@@ -28,8 +27,11 @@ def tokens_per_epoch(file: Obj, blob: Path, model: str) -> int:
         return int(file["_tokens"])
     counts: dict[str, int] = file.setdefault("_token_counts", {})
     if encoding not in counts:
+        if blob is None:
+            return int(file["_tokens"])  # the blob is gone: the verdict's figure, as before
         try:
-            counts[encoding] = count_file(blob, encoding).tokens
+            with blob.open() as stream:
+                counts[encoding] = count_stream(stream, encoding, display=str(file["id"])).tokens
         except (OSError, TokenCountError):
             return int(file["_tokens"])  # a blob gone or unreadable: the verdict's figure, as before
     return counts[encoding]

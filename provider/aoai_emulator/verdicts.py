@@ -4,7 +4,8 @@ A verdict reads the whole upload (seconds for half a gigabyte); computed under t
 would stall every account's requests. It is a pure function of the blob's bytes, so the request that will
 settle a file computes it first, without the lock, and the settle inside the lock finds it ready. A
 settle that finds none (a race with a new upload) computes it there, exactly as before. Big blobs are read
-in a child process: in a thread, the pure-Python check would hold the GIL and slow every other answer.
+in a child process: in a thread, the pure-Python check would hold the GIL and slow every other answer. The
+child reads a file, so a big blob held in memory goes to disk first (it frees the memory, too).
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
+from .blobs import Blob
 from .dataset_rules import DatasetVerdict, check_dataset
 
 MAX_ENTRIES = 10_000
 CHILD_FROM_BYTES = 16 * 1024 * 1024  # below this a child process costs more than the GIL it frees
-Check = Callable[[Path, int], DatasetVerdict]
+Check = Callable[[Blob, int], DatasetVerdict]
 
 
-def read_verdict(blob: Path, min_examples: int) -> DatasetVerdict:
-    """The service's verdict on the bytes of ``blob``."""
-    with blob.open("rb") as stream:
+def read_verdict(path: Path, min_examples: int) -> DatasetVerdict:
+    """The service's verdict on the bytes of the file ``path`` (what the child process runs)."""
+    with path.open("rb") as stream:
+        return check_dataset(stream, min_examples)
+
+
+def blob_verdict(blob: Blob, min_examples: int) -> DatasetVerdict:
+    """The service's verdict on the bytes of ``blob``, read in this thread wherever they are."""
+    with blob.open() as stream:
         return check_dataset(stream, min_examples)
 
 
@@ -36,19 +44,19 @@ def _lower_priority() -> None:
 
 
 class VerdictBook:
-    """Verdicts by blob identity (path, inode, size, mtime) and rule; each computed by one thread, shared."""
+    """Verdicts by blob identity (its key: a blob's bytes never change) and rule; each computed once, shared."""
 
     def __init__(self, check: Check | None = None, *, child_from_bytes: int = CHILD_FROM_BYTES) -> None:
         self.check: Check = check or self.compute
         self.child_from_bytes = child_from_bytes
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, int, int, int, int], Future[DatasetVerdict]] = {}
+        self._entries: dict[tuple[int, int], Future[DatasetVerdict]] = {}
         self._pool: ProcessPoolExecutor | None = None
 
-    def compute(self, blob: Path, min_examples: int) -> DatasetVerdict:
+    def compute(self, blob: Blob, min_examples: int) -> DatasetVerdict:
         """The verdict on ``blob``, read in this thread, or in a child process when the blob is big."""
-        if blob.stat().st_size < self.child_from_bytes:
-            return read_verdict(blob, min_examples)
+        if blob.size < self.child_from_bytes:
+            return blob_verdict(blob, min_examples)
         with self._lock:
             if self._pool is None:
                 # spawn, not fork: the emulator runs threads, and a forked child could inherit a held lock.
@@ -56,7 +64,7 @@ class VerdictBook:
                     1, mp_context=multiprocessing.get_context("spawn"), initializer=_lower_priority
                 )
             pool = self._pool
-        return pool.submit(read_verdict, blob, min_examples).result()
+        return pool.submit(read_verdict, blob.on_disk(), min_examples).result()
 
     def close(self) -> None:
         """Stop the child process, if one was started."""
@@ -65,24 +73,16 @@ class VerdictBook:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    @staticmethod
-    def _key(blob: Path, min_examples: int) -> tuple[str, int, int, int, int]:
-        st = os.stat(blob)
-        return str(blob), st.st_ino, st.st_size, st.st_mtime_ns, min_examples
-
-    def ready(self, blob: Path, min_examples: int) -> bool:
+    def ready(self, blob: Blob, min_examples: int) -> bool:
         """True when the verdict on ``blob`` is known (one still being computed is not: it must be waited for)."""
-        try:
-            key = self._key(blob, min_examples)
-        except OSError:
-            return True  # nothing to compute ahead: the settle reports the missing blob
+        key = (blob.key, min_examples)
         with self._lock:
             future = self._entries.get(key)
         return future is not None and future.done()
 
-    def get(self, blob: Path, min_examples: int) -> DatasetVerdict:
+    def get(self, blob: Blob, min_examples: int) -> DatasetVerdict:
         """The verdict on ``blob``: computed now, or waited for when another thread is computing it."""
-        key = self._key(blob, min_examples)
+        key = (blob.key, min_examples)
         with self._lock:
             future = self._entries.get(key)
             mine = future is None
@@ -101,13 +101,12 @@ class VerdictBook:
         return future.result()
 
     def clear(self) -> None:
-        """Forget every verdict: after a reset, new blobs may reuse a path, an inode and a size."""
+        """Forget every verdict (after a reset: their blobs are gone)."""
         with self._lock:
             self._entries.clear()
 
-    def forget(self, blob: Path) -> None:
+    def forget(self, blob: Blob) -> None:
         """Drop the verdicts on a deleted blob."""
-        name = str(blob)
         with self._lock:
-            for key in [k for k in self._entries if k[0] == name]:
+            for key in [k for k in self._entries if k[0] == blob.key]:
                 del self._entries[key]

@@ -223,7 +223,7 @@ def create(ctx: Ctx, _: dict[str, str]) -> Reply:
         "_trained": 0.0,
         "_hp_requested": hp,
         "_examples": training["_examples"],
-        "_tokens": tokens_per_epoch(training, ctx.svc.store.blob_path(training["id"]), model),
+        "_tokens": tokens_per_epoch(training, ctx.svc.store.blobs.get(training["id"]), model),
         "_events": [],
         "_training_type": training_type,  # as sent: not in the job schema, kept for tests of the wire
     }
