@@ -195,24 +195,25 @@ class EmulatorApp:
             return self._error_reply(errors.invalid_payload(f"The request body could not be read: {exc}"), plane), None
         wire.update(_wire(headers, body, form))
         call = Call(method, path, dict(request.query_params), headers, body, form, str(request.base_url).rstrip("/"))
-        inline = self._answer_inline(call, plane)
-        if inline is not None:
-            return inline
         try:
+            inline = self._answer_inline(call, plane)
+            if inline is not None:
+                return inline
             return await anyio.to_thread.run_sync(self._prepare_and_dispatch, call, plane)
         finally:
             if form is not None:
-                form.discard()  # parts a handler kept were moved away already
+                form.discard()  # frees only the parts no handler kept
 
     def _answer_inline(self, call: Call, plane: str) -> tuple[Reply, str | None] | None:
         """The answer computed on the event loop, or None when the call must go to a worker thread.
 
         The hop to a worker thread and back costs more than most answers; it is kept for what may block
-        (uploads, imports, state-file writes, dataset verdicts) and for when another request holds the lock.
+        (uploads received on disk, imports, state-file writes, dataset verdicts) and for when another request
+        holds the lock. An upload held in memory is kept by reference: nothing to wait for.
         """
         svc = self.svc
         if (
-            call.form is not None
+            (call.form is not None and not all(f.blob.in_memory for f in call.form.files.values()))
             or svc.store.state_file is not None
             or call.path.endswith(("/files/import", "/complete"))  # both copy whole files
         ):

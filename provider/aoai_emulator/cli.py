@@ -12,6 +12,7 @@ from types import FrameType
 from .blobs import DEFAULT_MEMORY_LIMIT_MB
 from .clock import CLOCK_MODES
 from .emulator import create_emulator
+from .heap import keep_freed_memory
 from .server import base_url, bind, make_server
 from .tls import make_certificate
 
@@ -106,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             faults=args.fault,
             blob_memory_limit_mb=args.blob_memory_limit_mb,
         )
+        if args.state_file is None:
+            # This process is the emulator's alone: the memory of deleted files stays for the next upload.
+            keep_freed_memory(args.blob_memory_limit_mb * 1024 * 1024)
     except ValueError as exc:
         print(f"aoai-emulator: {exc}", file=sys.stderr)
         return 2
