@@ -111,6 +111,21 @@ WRITER = (
     + "    os.close(fd)\n    os.unlink(name)\n"
 )
 
+# The floor for a server that keeps what it receives in memory: the sink, keeping each read (2 MiB, as the
+# emulator reads) as the bytes object it is, with the emulator's heap policy (freed memory kept for reuse).
+KEEPER = (
+    SINK.replace("import socket, sys", "import ctypes, socket, sys")
+    .replace(
+        "print(server.getsockname()",
+        "mallopt = ctypes.CDLL(None).mallopt\nmallopt(-3, 32 << 20)\nmallopt(-1, 2**31 - 1)\nprint(server.getsockname()",
+    )
+    .replace(
+        "        while left > 0:\n            n = conn.recv_into(view)\n            if not n:\n                break\n            left -= n\n",
+        "        kept = []\n        while left > 0:\n            chunk = conn.recv(2 << 20)\n            if not chunk:\n                break\n            kept.append(chunk)\n            left -= len(chunk)\n",
+    )
+    .replace('{}")\n', '{}")\n    del kept\n')
+)
+
 # The upload client: the same multipart bytes to either server over a raw socket, file sent with sendfile.
 UPLOAD = r"""
 import json, os, socket, sys, time
@@ -348,10 +363,10 @@ def _upload_raw(url: str, account: dict[str, Any], path: Path, port: int | None 
 
 def _upload_rows(path: Path, repeats: int) -> list[dict[str, Any]]:
     """A big upload through the emulator vs the raw sink and the raw disk-writing server, interleaved."""
-    seconds: dict[str, list[float]] = {"emulator": [], "sink": [], "writer": []}
+    seconds: dict[str, list[float]] = {"emulator": [], "sink": [], "writer": [], "keeper": []}
     servers = {
         name: subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-        for name, code in (("sink", SINK), ("writer", WRITER))
+        for name, code in (("sink", SINK), ("writer", WRITER), ("keeper", KEEPER))
     }
     try:
         ports = {}
@@ -378,7 +393,11 @@ def _upload_rows(path: Path, repeats: int) -> list[dict[str, Any]]:
     size = path.stat().st_size / 1e6
     ours = seconds["emulator"]
     rows = []
-    for name, label in (("sink", "raw socket sink"), ("writer", "raw socket server writing the body to disk")):
+    for name, label in (
+        ("sink", "raw socket sink"),
+        ("writer", "raw socket server writing the body to disk"),
+        ("keeper", "raw socket server keeping the body in memory"),
+    ):
         ratios = [o / t for o, t in zip(ours, seconds[name], strict=True)]
         low, mid = _stats(ratios)
         rows.append(

@@ -138,7 +138,7 @@ class Blob:
         self._store._release(self.size)
         return path
 
-    def _drop(self) -> None:
+    def discard(self) -> None:
         """Free the bytes: memory released, file removed."""
         with self._lock:
             chunks, path = self._chunks, self._path
@@ -284,7 +284,7 @@ class BlobStore:
         """Forget the blob under ``name``: its memory released, its file removed."""
         blob = self._blobs.pop(name, None)
         if blob is not None:
-            blob._drop()
+            blob.discard()
         (self.directory / name).unlink(missing_ok=True)
 
     def join(self, name: str, names: list[str]) -> Blob:
@@ -324,7 +324,7 @@ class BlobStore:
                 for part in parts[1:]:
                     with part.open() as src:
                         shutil.copyfileobj(src, out, READ_BUFFER)
-                    part._drop()
+                    part.discard()
             joined = Blob(self, path.stat().st_size, path=path)
         self.put(name, joined)
         return joined
@@ -332,7 +332,7 @@ class BlobStore:
     def reset(self) -> None:
         """Forget every blob."""
         for blob in list(self._blobs.values()):
-            blob._drop()
+            blob.discard()
         self._blobs.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
         self.directory.mkdir(parents=True, exist_ok=True)

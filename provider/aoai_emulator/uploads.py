@@ -51,7 +51,7 @@ class Form:
         """Free the file parts nobody kept."""
         for upload in self.files.values():
             if upload.blob.name is None:
-                upload.blob._drop()
+                upload.blob.discard()
 
 
 class _Receiver:
@@ -116,7 +116,7 @@ class _Receiver:
         if self.out is not None:
             previous = self.form.files.get(self.name)
             if previous is not None:
-                previous.blob._drop()  # a repeated file field: the last one wins, as before
+                previous.blob.discard()  # a repeated file field: the last one wins, as before
             self.form.files[self.name] = UploadedFile(self.filename or "", self.out.finish())
         else:
             self.form.fields[self.name] = self.buf.decode("utf-8", "replace")

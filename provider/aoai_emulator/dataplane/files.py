@@ -145,7 +145,7 @@ def _store(ctx: Ctx, source: Blob, purpose: str, filename: str, expires_at: int 
     svc = ctx.svc
     size = source.size
     if size > svc.limits.max_file_bytes:
-        source._drop()
+        source.discard()
         raise errors.invalid_payload(
             f"The file is {size} bytes; the maximum is {svc.limits.max_file_bytes} bytes (512 MB).", "file"
         )
