@@ -64,7 +64,7 @@ class _ChunkReader(io.RawIOBase):
         while filled < len(out) and self._index < len(self._chunks):
             chunk = self._chunks[self._index]
             take = min(len(out) - filled, len(chunk) - self._offset)
-            out[filled : filled + take] = chunk[self._offset : self._offset + take]
+            out[filled : filled + take] = memoryview(chunk)[self._offset : self._offset + take]
             filled += take
             self._offset += take
             if self._offset >= len(chunk):

@@ -15,7 +15,7 @@ from aoai_emulator import Emulator, create_emulator
 from aoai_emulator.blobs import BlobStore
 from aoai_emulator.verdicts import VerdictBook, read_verdict
 
-from .support import EMULATOR_BIN, chat_dataset
+from .support import EMULATOR_BIN, chat_dataset, run_cli
 
 API = {"api-version": "2024-10-21"}
 MB = 1024 * 1024
@@ -150,3 +150,32 @@ def test_a_negative_memory_limit_is_refused_with_the_rule_and_the_fix() -> None:
     assert done.returncode == 2
     assert "--blob-memory-limit-mb -5" in done.stderr
     assert "0 (every upload on disk) or a positive number" in done.stderr
+
+
+def _minor_faults(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[7])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="page-fault counts are read from /proc (Linux)")
+def test_the_command_reuses_the_memory_of_a_deleted_upload(tmp_path: Path) -> None:
+    """A second 32 MB upload after the first is deleted takes a fraction of the first one's page faults.
+
+    glibc would give the freed blob back to the kernel and the next upload would fault every page in again;
+    the command keeps freed memory (up to its blob memory limit) for reuse.
+    """
+    data = b'{"messages": [{"role": "user", "content": "x"}]}\n' * (32 * MB // 49)
+    with run_cli("--port", "0", "--account", "heap") as cli, httpx2.Client(timeout=60) as http:
+        account = cli.admin("GET", "/accounts").json()["accounts"][0]
+        base, key = f"{account['endpoint']}openai", {"api-key": account["keys"][0]}
+        faults = []
+        for _ in range(2):
+            before = _minor_faults(cli.process.pid)
+            reply = http.post(
+                f"{base}/files", params=API, headers=key, data={"purpose": "batch"}, files={"file": ("b.jsonl", data)}
+            )
+            assert reply.status_code == 201, reply.text
+            faults.append(_minor_faults(cli.process.pid) - before)
+            assert http.delete(f"{base}/files/{reply.json()['id']}", params=API, headers=key).status_code == 200
+    pages = len(data) // 4096
+    assert faults[0] > pages // 2  # the first upload does fault its pages in: the count measures what it should
+    assert faults[1] < faults[0] // 4, faults
