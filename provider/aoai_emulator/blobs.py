@@ -23,7 +23,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, NoReturn
 
 DEFAULT_MEMORY_LIMIT_MB = 2048
 READ_BUFFER = 1 << 20
@@ -102,11 +102,10 @@ class Blob:
 
     def open(self) -> BinaryIO:
         """A binary reader over the bytes, wherever they are."""
-        chunks = self._chunks
+        chunks, path = self._chunks, self._path
         if chunks is not None:
             return io.BufferedReader(_ChunkReader(chunks), READ_BUFFER)
-        assert self._path is not None
-        return self._path.open("rb")
+        return self._gone() if path is None else path.open("rb")
 
     def iter_chunks(self) -> Iterator[bytes]:
         """The bytes, in order, a chunk at a time."""
@@ -130,13 +129,15 @@ class Blob:
         with self._lock:
             chunks = self._chunks
             if chunks is None:
-                assert self._path is not None
-                return self._path
+                return self._gone() if self._path is None else self._path
             assert self._store is not None
             path = self._store._write_file(chunks, self.name)
             self._path, self._chunks = path, None
         self._store._release(self.size)
         return path
+
+    def _gone(self) -> NoReturn:
+        raise FileNotFoundError(f"the bytes of {self.name or 'an upload'} were deleted while being read")
 
     def discard(self) -> None:
         """Free the bytes: memory released, file removed."""

@@ -179,3 +179,17 @@ def test_the_command_reuses_the_memory_of_a_deleted_upload(tmp_path: Path) -> No
     pages = len(data) // 4096
     assert faults[0] > pages // 2  # the first upload does fault its pages in: the count measures what it should
     assert faults[1] < faults[0] // 4, faults
+
+
+def test_a_blob_deleted_before_it_is_read_says_so(tmp_path: Path) -> None:
+    """Reading a blob whose file was deleted meanwhile is a FileNotFoundError naming it, as a missing file was."""
+    store = BlobStore(tmp_path / "blobs", MB, owned=True)
+    store.put("file-9", _receive(store, b"{}\n" * 10, 4))
+    blob = store.get("file-9")
+    assert blob is not None
+    store.drop("file-9")
+    with pytest.raises(FileNotFoundError, match="file-9"):
+        blob.open()
+    with pytest.raises(FileNotFoundError, match="file-9"):
+        blob.on_disk()
+    assert store.held == 0
