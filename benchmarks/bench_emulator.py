@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -108,6 +109,21 @@ WRITER = (
     .replace("    with conn:\n", "    fd, name = tempfile.mkstemp()\n    with conn:\n")
     .replace("            left -= n\n", "            left -= n\n            os.write(fd, view[:n])\n")
     + "    os.close(fd)\n    os.unlink(name)\n"
+)
+
+# The floor for a server that keeps what it receives in memory: the sink, keeping each read (2 MiB, as the
+# emulator reads) as the bytes object it is, with the emulator's heap policy (freed memory kept for reuse).
+KEEPER = (
+    SINK.replace("import socket, sys", "import ctypes, socket, sys")
+    .replace(
+        "print(server.getsockname()",
+        "mallopt = ctypes.CDLL(None).mallopt\nmallopt(-3, 32 << 20)\nmallopt(-1, 2**31 - 1)\nprint(server.getsockname()",
+    )
+    .replace(
+        "        while left > 0:\n            n = conn.recv_into(view)\n            if not n:\n                break\n            left -= n\n",
+        "        kept = []\n        while left > 0:\n            chunk = conn.recv(2 << 20)\n            if not chunk:\n                break\n            kept.append(chunk)\n            left -= len(chunk)\n",
+    )
+    .replace('{}")\n', '{}")\n    del kept\n')
 )
 
 # The upload client: the same multipart bytes to either server over a raw socket, file sent with sendfile.
@@ -347,10 +363,10 @@ def _upload_raw(url: str, account: dict[str, Any], path: Path, port: int | None 
 
 def _upload_rows(path: Path, repeats: int) -> list[dict[str, Any]]:
     """A big upload through the emulator vs the raw sink and the raw disk-writing server, interleaved."""
-    seconds: dict[str, list[float]] = {"emulator": [], "sink": [], "writer": []}
+    seconds: dict[str, list[float]] = {"emulator": [], "sink": [], "writer": [], "keeper": []}
     servers = {
         name: subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-        for name, code in (("sink", SINK), ("writer", WRITER))
+        for name, code in (("sink", SINK), ("writer", WRITER), ("keeper", KEEPER))
     }
     try:
         ports = {}
@@ -377,7 +393,11 @@ def _upload_rows(path: Path, repeats: int) -> list[dict[str, Any]]:
     size = path.stat().st_size / 1e6
     ours = seconds["emulator"]
     rows = []
-    for name, label in (("sink", "raw socket sink"), ("writer", "raw socket server writing the body to disk")):
+    for name, label in (
+        ("sink", "raw socket sink"),
+        ("writer", "raw socket server writing the body to disk"),
+        ("keeper", "raw socket server keeping the body in memory"),
+    ):
         ratios = [o / t for o, t in zip(ours, seconds[name], strict=True)]
         low, mid = _stats(ratios)
         rows.append(
@@ -429,7 +449,23 @@ def run(
     return rows
 
 
+def _upload_only(workdir: Path, size_mb: int, repeats: int) -> list[dict[str, Any]]:
+    """Only the upload rows (the data set is made once and kept in ``workdir``)."""
+    path = workdir / f"chat-{size_mb}mb.jsonl"
+    if not path.exists() or path.stat().st_size < size_mb * 1024 * 1024 * 0.99:
+        make_chat_dataset(path, size_mb * 1024 * 1024)
+    return _upload_rows(path, repeats)
+
+
 if __name__ == "__main__":
-    size = int(sys.argv[2]) if len(sys.argv) > 2 else 500
-    for row in run(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("benchmarks/out"), size_mb=size):
+    # BENCH_SIZE_MB (default 500), BENCH_REPEAT (default 5), BENCH_ONLY=upload for the upload rows alone.
+    size = int(os.environ.get("BENCH_SIZE_MB", sys.argv[2] if len(sys.argv) > 2 else "500"))
+    repeat = int(os.environ.get("BENCH_REPEAT", "5"))
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("benchmarks/out")
+    out.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("BENCH_ONLY") == "upload":
+        rows = _upload_only(out, size, repeat)
+    else:
+        rows = run(out, size_mb=size, repeats=repeat)
+    for row in rows:
         print(row)

@@ -75,6 +75,16 @@ def _wire(headers: dict[str, str], body: bytes, form: Any) -> dict[str, Any]:
     }
 
 
+async def _send_chunks(chunks: list[bytes], reply: Reply, headers: dict[str, str], send: Send) -> None:
+    """Send a blob held in memory as it is, a chunk per message: no joined copy of it."""
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw += [(b"content-type", reply.media_type.encode()), (b"content-length", str(sum(map(len, chunks))).encode())]
+    await send({"type": "http.response.start", "status": reply.status, "headers": raw})
+    for chunk in chunks:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 class EmulatorApp:
     """The emulator as one ASGI callable."""
 
@@ -179,31 +189,32 @@ class EmulatorApp:
         body = b""
         try:
             if headers.get("content-type", "").startswith("multipart/form-data"):
-                form = await parse_multipart(headers["content-type"], request.stream(), self.svc.store.blob_dir)
+                form = await parse_multipart(headers["content-type"], request.stream(), self.svc.store.blobs)
             else:
                 body = await request.body()
         except Exception as exc:
             return self._error_reply(errors.invalid_payload(f"The request body could not be read: {exc}"), plane), None
         wire.update(_wire(headers, body, form))
         call = Call(method, path, dict(request.query_params), headers, body, form, str(request.base_url).rstrip("/"))
-        inline = self._answer_inline(call, plane)
-        if inline is not None:
-            return inline
         try:
+            inline = self._answer_inline(call, plane)
+            if inline is not None:
+                return inline
             return await anyio.to_thread.run_sync(self._prepare_and_dispatch, call, plane)
         finally:
             if form is not None:
-                form.discard()  # parts a handler kept were moved away already
+                form.discard()  # frees only the parts no handler kept
 
     def _answer_inline(self, call: Call, plane: str) -> tuple[Reply, str | None] | None:
         """The answer computed on the event loop, or None when the call must go to a worker thread.
 
         The hop to a worker thread and back costs more than most answers; it is kept for what may block
-        (uploads, imports, state-file writes, dataset verdicts) and for when another request holds the lock.
+        (uploads received on disk, imports, state-file writes, dataset verdicts) and for when another request
+        holds the lock. An upload held in memory is kept by reference: nothing to wait for.
         """
         svc = self.svc
         if (
-            call.form is not None
+            (call.form is not None and not all(f.blob.in_memory for f in call.form.files.values()))
             or svc.store.state_file is not None
             or call.path.endswith(("/files/import", "/complete"))  # both copy whole files
         ):
@@ -335,9 +346,13 @@ class EmulatorApp:
         elif plane != "admin":
             headers.update({"apim-request-id": request_id, "x-request-id": request_id, "x-ms-region": "emulator"})
         response: Response
-        if reply.file_path is not None:
+        if reply.blob is not None:
+            chunks = reply.blob.memory_chunks()
+            if chunks is not None:
+                await _send_chunks(chunks, reply, headers, send)
+                return
             response = FileResponse(
-                reply.file_path, status_code=reply.status, headers=headers, media_type=reply.media_type
+                reply.blob.on_disk(), status_code=reply.status, headers=headers, media_type=reply.media_type
             )
         elif reply.raw is not None:
             response = Response(reply.raw, status_code=reply.status, headers=headers, media_type=reply.media_type)

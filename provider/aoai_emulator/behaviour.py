@@ -20,9 +20,9 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from .blobs import Blob
 from .similarity import within
 from .state import Obj
 
@@ -32,7 +32,7 @@ _SPACE = re.compile(r"\s+")
 _EDGE_PUNCTUATION = " \t\n.,;:!?\"'`()[]{}"
 _CACHE_LIMIT = 64
 _Q = 3
-_cache: dict[tuple[str, int, int], list[tuple[str, str]]] = {}
+_cache: dict[int, list[tuple[str, str]]] = {}
 _known: dict[tuple[int, str, float], tuple[list[tuple[str, str]], Knowledge]] = {}
 
 
@@ -86,16 +86,14 @@ def _pair(example: Any) -> tuple[str, str] | None:
     return None
 
 
-def trained_pairs(blob: Path) -> list[tuple[str, str]]:
-    """The (normalised prompt, answer) pairs of a training file, cached while the file is unchanged."""
-    try:
-        stat = blob.stat()
-    except FileNotFoundError:
+def trained_pairs(blob: Blob | None) -> list[tuple[str, str]]:
+    """The (normalised prompt, answer) pairs of a training file, cached per blob (a blob's bytes never change)."""
+    if blob is None:
         return []
-    key = (str(blob), stat.st_mtime_ns, stat.st_size)
+    key = blob.key
     if key not in _cache:
         pairs = []
-        with blob.open("rb") as fh:
+        with blob.open() as fh:
             for line in fh:
                 try:
                     pair = _pair(json.loads(line))

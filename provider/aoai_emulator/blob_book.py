@@ -2,47 +2,37 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Generic, TypeVar
+
+from .blobs import Blob
 
 MAX_ENTRIES = 10_000
 A = TypeVar("A", int, str)
 R = TypeVar("R")
-Key = tuple[str, int, int, int, int | str]
 
 
 class BlobBook(Generic[A, R]):
-    """``compute(blob, arg)`` by blob identity (path, inode, size, mtime) and ``arg``; each computed by one thread."""
+    """``compute(blob, arg)`` by blob identity (its key: a blob's bytes never change) and ``arg``; one thread each."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[Key, Future[R]] = {}
+        self._entries: dict[tuple[int, A], Future[R]] = {}
 
-    def compute(self, blob: Path, arg: A) -> R:
+    def compute(self, blob: Blob, arg: A) -> R:
         """The result for ``blob`` and ``arg``, computed afresh (what a subclass's book holds)."""
         raise NotImplementedError
 
-    @staticmethod
-    def _key(blob: Path, arg: A) -> Key:
-        st = os.stat(blob)
-        return str(blob), st.st_ino, st.st_size, st.st_mtime_ns, arg
-
-    def ready(self, blob: Path, arg: A) -> bool:
+    def ready(self, blob: Blob, arg: A) -> bool:
         """True when the result for ``blob`` is known (one still being computed is not: it must be waited for)."""
-        try:
-            key = self._key(blob, arg)
-        except OSError:
-            return True  # nothing to compute ahead: the caller under the lock reports the missing blob
         with self._lock:
-            future = self._entries.get(key)
+            future = self._entries.get((blob.key, arg))
         return future is not None and future.done()
 
-    def get(self, blob: Path, arg: A) -> R:
+    def get(self, blob: Blob, arg: A) -> R:
         """The result for ``blob``: computed now, or waited for when another thread is computing it."""
-        key = self._key(blob, arg)
+        key = (blob.key, arg)
         with self._lock:
             future = self._entries.get(key)
             mine = future is None
@@ -61,13 +51,12 @@ class BlobBook(Generic[A, R]):
         return future.result()
 
     def clear(self) -> None:
-        """Forget every result: after a reset, new blobs may reuse a path, an inode and a size."""
+        """Forget every result (after a reset: their blobs are gone)."""
         with self._lock:
             self._entries.clear()
 
-    def forget(self, blob: Path) -> None:
+    def forget(self, blob: Blob) -> None:
         """Drop the results for a deleted blob."""
-        name = str(blob)
         with self._lock:
-            for key in [k for k in self._entries if k[0] == name]:
+            for key in [k for k in self._entries if k[0] == blob.key]:
                 del self._entries[key]

@@ -9,8 +9,10 @@ import tempfile
 from pathlib import Path
 from types import FrameType
 
+from .blobs import DEFAULT_MEMORY_LIMIT_MB
 from .clock import CLOCK_MODES
 from .emulator import create_emulator
+from .heap import keep_freed_memory
 from .server import base_url, bind, make_server
 from .tls import make_certificate
 
@@ -74,12 +76,27 @@ def parser() -> argparse.ArgumentParser:
         metavar="NAME=SECONDS",
         help="override a duration (file_processing, job_validation, job_training, ...); repeatable",
     )
+    p.add_argument(
+        "--blob-memory-limit-mb",
+        type=int,
+        default=DEFAULT_MEMORY_LIMIT_MB,
+        metavar="MB",
+        help="file contents held in memory, in total, before further uploads go to disk; 0 keeps every one on "
+        f"disk (default {DEFAULT_MEMORY_LIMIT_MB}; with --state-file every one is on disk)",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the emulator until interrupted."""
     args = parser().parse_args(argv)
+    if args.blob_memory_limit_mb < 0:
+        print(
+            f"aoai-emulator: --blob-memory-limit-mb {args.blob_memory_limit_mb}: must be 0 (every upload on disk) "
+            "or a positive number of megabytes",
+            file=sys.stderr,
+        )
+        return 2
     try:
         emulator = create_emulator(
             clock=args.clock,
@@ -88,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             timings=_pairs(args.timing, "--timing"),
             faults=args.fault,
+            blob_memory_limit_mb=args.blob_memory_limit_mb,
         )
+        if args.state_file is None:
+            # This process is the emulator's alone: the memory of deleted files stays for the next upload.
+            keep_freed_memory(args.blob_memory_limit_mb * 1024 * 1024)
     except ValueError as exc:
         print(f"aoai-emulator: {exc}", file=sys.stderr)
         return 2

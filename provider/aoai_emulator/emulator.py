@@ -9,6 +9,7 @@ from typing import Any
 
 from . import admin
 from .app import EmulatorApp
+from .blobs import DEFAULT_MEMORY_LIMIT_MB
 from .catalog import Limits, Timings
 from .clock import Clock, ClockMode
 from .faults import FaultRule, parse_rule
@@ -109,12 +110,13 @@ def create_emulator(
     timings: Mapping[str, float] | None = None,
     limits: Limits | None = None,
     faults: Iterable[FaultRule | Mapping[str, Any] | str] = (),
+    blob_memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
 ) -> Emulator:
     """Build an emulator in-process: its ASGI ``app`` plus controls (``advance``, ``add_fault``, ``requests``, ...)."""
     the_clock = clock if isinstance(clock, Clock) else Clock(clock, scale=time_scale)
     service = Service(
         clock=the_clock,
-        store=Store(state_file, seed),
+        store=Store(state_file, seed, blob_memory_limit_mb=blob_memory_limit_mb),
         timings=Timings().with_overrides(dict(timings or {})),
         limits=limits,
     )

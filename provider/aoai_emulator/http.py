@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from .errors import ServiceError
+
+if TYPE_CHECKING:
+    from .blobs import Blob
 
 
 @dataclass
@@ -38,13 +40,13 @@ class Call:
 
 @dataclass
 class Reply:
-    """A response: JSON-able ``body``, raw bytes, or a file streamed from disk."""
+    """A response: JSON-able ``body``, raw bytes, or a stored blob streamed from memory or disk."""
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
-    file_path: Path | None = None
+    blob: Blob | None = None
     media_type: str = "application/json"
 
 

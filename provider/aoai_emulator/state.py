@@ -1,4 +1,4 @@
-"""Everything the emulator knows, as plain JSON-able dicts, with an optional state file and blob directory.
+"""Everything the emulator knows, as plain JSON-able dicts, with an optional state file and its blobs.
 
 Objects are dicts in Azure's wire shape; keys starting with ``_`` are the emulator's own bookkeeping and
 never leave the server. Keeping the state as plain data makes the state file a straight JSON dump and
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from .blobs import DEFAULT_MEMORY_LIMIT_MB, BlobStore
 from .ids import IdFactory
 
 Obj = dict[str, Any]
@@ -35,9 +35,15 @@ def empty_state() -> dict[str, Any]:
 
 
 class Store:
-    """The emulator's state, its id factory and where file contents live."""
+    """The emulator's state, its id factory and the file contents (:attr:`blobs`)."""
 
-    def __init__(self, state_file: str | os.PathLike[str] | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        state_file: str | os.PathLike[str] | None = None,
+        seed: int | None = None,
+        *,
+        blob_memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
+    ) -> None:
         self.state_file = Path(state_file) if state_file else None
         self.data: dict[str, Any] = empty_state()
         if self.state_file and self.state_file.exists():
@@ -48,12 +54,12 @@ class Store:
         self.seed = self.data.setdefault("seed", seed if seed is not None else IdFactory().seed)
         self.ids = IdFactory(self.seed, self.data["id_counter"])
         if self.state_file:
+            # The state outlives the process, so its blobs must too: every one is on disk.
             self.blob_dir = Path(f"{self.state_file}.blobs")
-            self._own_blob_dir = False
+            self.blobs = BlobStore(self.blob_dir, 0, owned=False)
         else:
             self.blob_dir = Path(tempfile.mkdtemp(prefix="aoai-emulator-blobs-"))
-            self._own_blob_dir = True
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
+            self.blobs = BlobStore(self.blob_dir, blob_memory_limit_mb * 1024 * 1024, owned=True)
 
     # --- accounts and their collections ----------------------------------------------------------
 
@@ -65,16 +71,6 @@ class Store:
     def accounts(self) -> list[Obj]:
         """All account records."""
         return list(self.data["accounts"].values())
-
-    # --- blobs --------------------------------------------------------------------------------------
-
-    def blob_path(self, file_id: str) -> Path:
-        """Where the bytes of a file live."""
-        return self.blob_dir / file_id
-
-    def drop_blob(self, file_id: str) -> None:
-        """Forget the bytes of a deleted file."""
-        self.blob_path(file_id).unlink(missing_ok=True)
 
     # --- persistence --------------------------------------------------------------------------------
 
@@ -94,10 +90,8 @@ class Store:
         self.data = empty_state()
         self.data["seed"] = seed
         self.ids = IdFactory(seed, 0)
-        shutil.rmtree(self.blob_dir, ignore_errors=True)
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self.blobs.reset()
 
     def close(self) -> None:
-        """Remove the temporary blob directory of an in-memory emulator."""
-        if self._own_blob_dir:
-            shutil.rmtree(self.blob_dir, ignore_errors=True)
+        """Free the blobs' memory and remove the temporary blob directory of an emulator without a state file."""
+        self.blobs.close()

@@ -15,20 +15,21 @@ made there, as before.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from pulumi_aoai_finetuning.encodings import UnknownModelError, encoding_for_model
-from pulumi_aoai_finetuning.tokens import TokenCountError, count_file
+from pulumi_aoai_finetuning.tokens import TokenCountError, count_stream
 
 from .blob_book import BlobBook
+from .blobs import Blob
 from .state import Obj
 
-Count = Callable[[Path, str], int]
+Count = Callable[[Blob, str], int]
 
 
-def count_blob(blob: Path, encoding: str) -> int:
-    """The training tokens of the examples in ``blob``, in ``encoding``."""
-    return count_file(blob, encoding).tokens
+def count_blob(blob: Blob, encoding: str) -> int:
+    """The training tokens of the examples in ``blob``, in ``encoding``, wherever its bytes are."""
+    with blob.open() as stream:
+        return count_stream(stream, encoding, display="the training file").tokens
 
 
 class TokenBook(BlobBook[str, int]):
@@ -38,7 +39,7 @@ class TokenBook(BlobBook[str, int]):
         super().__init__()
         self.count: Count = count or count_blob
 
-    def compute(self, blob: Path, arg: str) -> int:
+    def compute(self, blob: Blob, arg: str) -> int:
         """The tokens of ``blob`` in encoding ``arg``, by the book's count."""
         return self.count(blob, arg)
 
@@ -51,13 +52,15 @@ def encoding_of(model: str) -> str | None:
         return None
 
 
-def tokens_per_epoch(file: Obj, blob: Path, model: str, book: TokenBook) -> int:
+def tokens_per_epoch(file: Obj, blob: Blob | None, model: str, book: TokenBook) -> int:
     """The training file's tokens in ``model``'s encoding (the upload's rough count for a model of no known one)."""
     encoding = encoding_of(model)
     if encoding is None:
         return int(file["_tokens"])
     counts: dict[str, int] = file.setdefault("_token_counts", {})
     if encoding not in counts:
+        if blob is None:
+            return int(file["_tokens"])  # the blob is gone: the verdict's figure, as before
         try:
             counts[encoding] = book.get(blob, encoding)
         except (OSError, TokenCountError):

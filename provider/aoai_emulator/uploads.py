@@ -1,8 +1,9 @@
-"""Multipart uploads parsed as they stream in, file parts written straight to the blob directory.
+"""Multipart uploads parsed as they stream in, file parts received straight into the blob store.
 
 Starlette's form parser spools each chunk through a thread pool and leaves a temporary file to copy;
-for half-gigabyte datasets that doubles the disk work and dominates upload time, which would distort
-every client benchmark run against the emulator.
+for half-gigabyte datasets that doubles the work and dominates upload time, which would distort every
+client benchmark run against the emulator. A file part's chunks go to a :class:`~.blobs.BlobWriter`, which
+keeps the received ``bytes`` objects themselves (in memory, within its limit): nothing is copied.
 
 Inside a file part, a chunk with no CR in it cannot hold (the start of) a boundary, which begins with CRLF:
 it goes straight to the file, found with one ``memchr`` instead of the parser's boundary search (four times
@@ -11,13 +12,12 @@ slower, a third of the emulator's CPU per upload). JSONL datasets have no CR out
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
+
+from .blobs import Blob, BlobStore, BlobWriter
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 32
@@ -29,11 +29,15 @@ class UploadError(ValueError):
 
 @dataclass
 class UploadedFile:
-    """A file part, already on disk."""
+    """A file part, received whole into a blob not yet kept under a name."""
 
     filename: str
-    path: Path
-    size: int
+    blob: Blob
+
+    @property
+    def size(self) -> int:
+        """The part's size in bytes."""
+        return self.blob.size
 
 
 @dataclass
@@ -44,16 +48,17 @@ class Form:
     files: dict[str, UploadedFile] = field(default_factory=dict)
 
     def discard(self) -> None:
-        """Remove file parts nobody kept."""
+        """Free the file parts nobody kept."""
         for upload in self.files.values():
-            upload.path.unlink(missing_ok=True)
+            if upload.blob.name is None:
+                upload.blob.discard()
 
 
 class _Receiver:
-    """Callbacks of the multipart parser: text fields kept in memory, file parts written to disk."""
+    """Callbacks of the multipart parser: text fields kept as text, file parts received into blobs."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
         self.form = Form()
         self.parts = 0
         self.header = b""
@@ -62,8 +67,7 @@ class _Receiver:
         self.name = ""
         self.filename: str | None = None
         self.buf = bytearray()
-        self.out: int | None = None  # a raw descriptor: chunks go to the kernel without a copy in between
-        self.out_path: Path | None = None
+        self.out: BlobWriter | None = None
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -95,43 +99,43 @@ class _Receiver:
         self.buf = bytearray()
         if b"filename" in options:
             self.filename = options[b"filename"].decode("utf-8", "replace")
-            fd, path = tempfile.mkstemp(prefix=".upload-", dir=self.directory)
-            self.out, self.out_path = fd, Path(path)
+            self.out = self.blobs.writer()
         else:
-            self.filename, self.out, self.out_path = None, None, None
+            self.filename, self.out = None, None
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.out is not None:
-            view = memoryview(data)[start:end]
-            while view:
-                view = view[os.write(self.out, view) :]
+            # The whole chunk is kept as it is; a slice of it is a copy of just the part's bytes.
+            self.out.write(data if start == 0 and end == len(data) else data[start:end])
             return
         self.buf.extend(data[start:end])
         if len(self.buf) > MAX_FIELD_BYTES:
             raise UploadError(f"the field {self.name!r} is larger than {MAX_FIELD_BYTES} bytes")
 
     def on_part_end(self) -> None:
-        if self.out is not None and self.out_path is not None:
-            os.close(self.out)
-            self.form.files[self.name] = UploadedFile(self.filename or "", self.out_path, self.out_path.stat().st_size)
+        if self.out is not None:
+            previous = self.form.files.get(self.name)
+            if previous is not None:
+                previous.blob.discard()  # a repeated file field: the last one wins, as before
+            self.form.files[self.name] = UploadedFile(self.filename or "", self.out.finish())
         else:
             self.form.fields[self.name] = self.buf.decode("utf-8", "replace")
-        self.out, self.out_path, self.disposition = None, None, b""
+        self.out, self.disposition = None, b""
 
     def abandon(self) -> None:
-        if self.out is not None and self.out_path is not None:
-            os.close(self.out)
-            self.out_path.unlink(missing_ok=True)
+        if self.out is not None:
+            self.out.abandon()
+            self.out = None
         self.form.discard()
 
 
-async def parse_multipart(content_type: str, stream: AsyncIterator[bytes], directory: Path) -> Form:
-    """Parse a multipart body from ``stream``, writing file parts into ``directory``."""
+async def parse_multipart(content_type: str, stream: AsyncIterator[bytes], blobs: BlobStore) -> Form:
+    """Parse a multipart body from ``stream``, receiving file parts into ``blobs``."""
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
         raise UploadError("multipart/form-data without a boundary")
-    receiver = _Receiver(directory)
+    receiver = _Receiver(blobs)
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in stream:

@@ -39,7 +39,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -55,6 +55,7 @@ __all__ = [
     "TokenTally",
     "count_example",
     "count_file",
+    "count_stream",
     "example_token_limit",
     "first_over_limit",
     "merge_counts",
@@ -189,26 +190,30 @@ def merge_counts(parts: Sequence[FileTokens]) -> FileTokens:
 
 def count_file(path: str | Path, encoding: str, *, limit: int | None = None) -> FileTokens:
     """Stream a JSONL file and total its examples' tokens; note the first example above ``limit`` if given."""
-    tally = TokenTally(encoding, limit)
-    display = str(path)
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            line = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
-            if not line.strip():
-                continue  # a trailing newline; validation reports any blank line in the middle
-            try:
-                example = orjson.loads(line)
-            except orjson.JSONDecodeError as e:
-                raise TokenCountError(
-                    f"{display}:{number}: the line is not valid JSON, so its tokens cannot be counted "
-                    f"(rule json.syntax: {e.msg}); validate the file and fix the line first"
-                ) from None
-            if not isinstance(example, dict):
-                raise TokenCountError(
-                    f"{display}:{number}: the line is not a JSON object, so its tokens cannot be counted "
-                    "(rule json.not-object); validate the file and fix the line first"
-                )
-            tally.add(number, example)
+        return count_stream(f, encoding, display=str(path), limit=limit)
+
+
+def count_stream(stream: IO[bytes], encoding: str, *, display: str, limit: int | None = None) -> FileTokens:
+    """Total the tokens of the JSONL examples read from ``stream``; errors name ``display`` and the line."""
+    tally = TokenTally(encoding, limit)
+    for number, raw in enumerate(stream, 1):
+        line = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
+        if not line.strip():
+            continue  # a trailing newline; validation reports any blank line in the middle
+        try:
+            example = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise TokenCountError(
+                f"{display}:{number}: the line is not valid JSON, so its tokens cannot be counted "
+                f"(rule json.syntax: {e.msg}); validate the file and fix the line first"
+            ) from None
+        if not isinstance(example, dict):
+            raise TokenCountError(
+                f"{display}:{number}: the line is not a JSON object, so its tokens cannot be counted "
+                "(rule json.not-object); validate the file and fix the line first"
+            )
+        tally.add(number, example)
     return tally.result()
 
 

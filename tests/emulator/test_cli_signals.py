@@ -15,11 +15,14 @@ from .support import EMULATOR_BIN, chat_dataset
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stopping_signal_removes_the_blob_directory(tmp_path: Path, sig: signal.Signals) -> None:
-    """After an upload, the signal stops the command and its blob directory (with the upload) is gone."""
+    """After an upload, the signal stops the command and its blob directory (with the upload) is gone.
+
+    The memory limit 0 puts the upload on disk, so the directory has something in it to remove.
+    """
     temp = tmp_path / "tmp"
     temp.mkdir()
     process = subprocess.Popen(
-        [str(EMULATOR_BIN), "--port", "0", "--account", "sig"],
+        [str(EMULATOR_BIN), "--port", "0", "--account", "sig", "--blob-memory-limit-mb", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

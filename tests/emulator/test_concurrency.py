@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from aoai_emulator import Emulator, create_emulator
+from aoai_emulator.blobs import Blob
 from aoai_emulator.dataset_rules import DatasetVerdict
 from aoai_emulator.verdicts import VerdictBook, read_verdict
 from aoai_emulator.views import json_list
@@ -110,7 +111,7 @@ def test_other_accounts_answer_while_a_jobs_training_tokens_are_counted(emulator
     book = emulator.service.tokens
     real_count = book.count
 
-    def gated(blob: Path, encoding: str) -> int:
+    def gated(blob: Blob, encoding: str) -> int:
         events.append("count started")
         started.set()
         assert release.wait(60), "the test never released the count"
@@ -152,7 +153,9 @@ def test_other_accounts_answer_while_a_jobs_training_tokens_are_counted(emulator
             creator.join(60)
     assert events == ["count started", "others answered", "count released", "A's job created"]
     assert created["a"].status_code == 201, created["a"].text
-    expected = real_count(emulator.service.store.blob_path(file_a), "o200k_base")
+    stored = emulator.service.store.blobs.get(file_a)
+    assert stored is not None
+    expected = real_count(stored, "o200k_base")
     job = created["a"].json()["id"]
     assert emulator.state()["accounts"]["countsa"]["jobs"][job]["_tokens"] == expected
 
@@ -274,15 +277,15 @@ def test_upload_in_pieces_with_a_pipelined_request_keeps_every_byte(emulator: Em
 
 def test_a_verdict_being_computed_is_not_ready_and_is_shared(tmp_path: Path) -> None:
     """A second caller waits for the verdict in progress (outside the service lock) and gets the same one."""
-    blob = chat_dataset(tmp_path / "shared.jsonl")
+    blob = Blob.from_file(chat_dataset(tmp_path / "shared.jsonl"))
     started, release = threading.Event(), threading.Event()
-    calls: list[Path] = []
+    calls: list[Blob] = []
 
-    def gated(path: Path, min_examples: int) -> DatasetVerdict:
-        calls.append(path)
+    def gated(blob: Blob, min_examples: int) -> DatasetVerdict:
+        calls.append(blob)
         started.set()
         assert release.wait(60), "the test never released the verdict"
-        return read_verdict(path, min_examples)
+        return read_verdict(blob.on_disk(), min_examples)
 
     book = VerdictBook(gated)
     results: list[DatasetVerdict] = []
@@ -309,8 +312,8 @@ def test_big_blobs_get_the_same_verdict_from_a_child_process(tmp_path: Path) -> 
     bad.write_text('{"prompt": "p", "completion": "c"}\n{"messages": []}\nnot json\n')
     book = VerdictBook(child_from_bytes=0)
     try:
-        for blob in (good, bad):
-            assert book.get(blob, 10) == read_verdict(blob, 10)
+        for path in (good, bad):
+            assert book.get(Blob.from_file(path), 10) == read_verdict(path, 10)
         assert book._pool is not None
     finally:
         book.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from aoai_emulator.blobs import BlobStore
 from aoai_emulator.uploads import Form, parse_multipart
 
 BOUNDARY = "b7d93a1xyz"
@@ -34,7 +35,7 @@ async def _chunks(body: bytes, size: int) -> AsyncIterator[bytes]:
         yield body[at : at + size]
 
 
-def _run(chunks: AsyncIterator[bytes], directory: Path) -> Form:
+def _run(chunks: AsyncIterator[bytes], blobs: BlobStore) -> Form:
     """Parse on a private loop, leaving the thread's current loop alone.
 
     ``asyncio.run`` would unset it, and the Pulumi runtime of other tests in this process keeps one there:
@@ -42,24 +43,34 @@ def _run(chunks: AsyncIterator[bytes], directory: Path) -> Form:
     """
     loop = asyncio.new_event_loop()
     try:
-        return loop.run_until_complete(parse_multipart(f"multipart/form-data; boundary={BOUNDARY}", chunks, directory))
+        return loop.run_until_complete(parse_multipart(f"multipart/form-data; boundary={BOUNDARY}", chunks, blobs))
     finally:
         loop.close()
 
 
-def _parse(body: bytes, size: int, directory: Path) -> Form:
-    return _run(_chunks(body, size), directory)
+def _parse(body: bytes, size: int, blobs: BlobStore) -> Form:
+    return _run(_chunks(body, size), blobs)
 
 
 @pytest.mark.parametrize("content", [JSONL, CRLF_JSONL, TRICKY, b""], ids=["lf", "crlf", "boundary-like", "empty"])
 @pytest.mark.parametrize("size", [1, 7, 23, 64, 1000, 4096, 1 << 20])
-def test_the_file_part_holds_exactly_the_bytes_sent(content: bytes, size: int, tmp_path: Path) -> None:
-    """Chunks of any size, cut anywhere (in the middle of a boundary too), give back the same bytes and fields."""
-    form = _parse(_body(content), size, tmp_path)
+@pytest.mark.parametrize("limit", [1 << 30, 5000, 0], ids=["memory", "spills", "disk"])
+def test_the_file_part_holds_exactly_the_bytes_sent(content: bytes, size: int, limit: int, tmp_path: Path) -> None:
+    """Chunks of any size, cut anywhere (in the middle of a boundary too), give back the same bytes and fields.
+
+    Whether the part stays in memory, goes to disk when it crosses the memory limit, or is on disk throughout.
+    """
+    blobs = BlobStore(tmp_path / "blobs", limit, owned=True)
+    form = _parse(_body(content), size, blobs)
     upload = form.files["file"]
     assert form.fields == {"purpose": "fine-tune"}
     assert (upload.filename, upload.size) == ("train.jsonl", len(content))
-    assert upload.path.read_bytes() == content
+    assert upload.blob.read_bytes() == content
+    assert upload.blob.in_memory == (len(content) <= limit and limit > 0)
+    assert blobs.held == (len(content) if upload.blob.in_memory else 0)
+    form.discard()
+    assert blobs.held == 0
+    assert list((tmp_path / "blobs").iterdir()) == []
 
 
 def test_the_boundary_cut_after_its_cr_is_still_found(tmp_path: Path) -> None:
@@ -73,5 +84,5 @@ def test_the_boundary_cut_after_its_cr_is_still_found(tmp_path: Path) -> None:
         for chunk in chunks:
             yield chunk
 
-    form = _run(stream(), tmp_path)
-    assert form.files["file"].path.read_bytes() == JSONL
+    form = _run(stream(), BlobStore(tmp_path, 1 << 30, owned=True))
+    assert form.files["file"].blob.read_bytes() == JSONL

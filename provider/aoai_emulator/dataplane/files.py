@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 import urllib.parse
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import IO, Any
 import httpx2
 
 from .. import endpoints, errors, lifecycle
+from ..blobs import Blob
 from ..catalog import UPLOAD_PURPOSES
 from ..http import Call, Reply, public
 from ..results import results_csv
@@ -44,14 +43,22 @@ def settle(ctx: Ctx, file: Obj, read: bool) -> None:
 def _verdict(ctx: Ctx, file: Obj) -> list[str]:
     if file["purpose"] != "fine-tune":
         return []
-    verdict = ctx.svc.verdicts.get(ctx.svc.store.blob_path(file["id"]), ctx.svc.limits.min_examples)
+    verdict = ctx.svc.verdicts.get(blob_of(ctx.svc, file["id"]), ctx.svc.limits.min_examples)
     file.update(_format=verdict.format, _examples=verdict.examples, _tokens=verdict.tokens)
     if verdict.errors:
         file["status_details"] = verdict.status_details()
     return verdict.errors
 
 
-def due_verdicts(svc: Service, call: Call) -> list[Path]:
+def blob_of(svc: Service, file_id: str) -> Blob:
+    """The bytes of a stored file, or the error a reader of a file whose bytes are gone gets."""
+    blob = svc.store.blobs.get(file_id)
+    if blob is None:
+        raise FileNotFoundError(f"the bytes of {file_id} are gone from the blob store")
+    return blob
+
+
+def due_verdicts(svc: Service, call: Call) -> list[Blob]:
     """Blobs whose verdict ``call`` may need and nobody has computed yet (call with the service lock held).
 
     Over-approximates: a verdict computed ahead is only CPU spent early, never a change of state.
@@ -79,8 +86,8 @@ def due_verdicts(svc: Service, call: Call) -> list[Path]:
         if file["status"] != "pending" or file["purpose"] != "fine-tune":
             continue
         if stepwise or (not svc.clock.stepwise and now >= file["_since"] + svc.timings.file_processing):
-            blob = svc.store.blob_path(file["id"])
-            if not svc.verdicts.ready(blob, svc.limits.min_examples):
+            blob = svc.store.blobs.get(file["id"])
+            if blob is not None and not svc.verdicts.ready(blob, svc.limits.min_examples):
                 due.append(blob)
     return due
 
@@ -133,17 +140,17 @@ def _check_purpose(ctx: Ctx, purpose: Any, filename: str) -> str:
     return purpose
 
 
-def _store(ctx: Ctx, source: Path, purpose: str, filename: str, expires_at: int | None) -> Reply:
-    """Keep an uploaded file: move its bytes into place; the dataset check runs when processing ends."""
+def _store(ctx: Ctx, source: Blob, purpose: str, filename: str, expires_at: int | None) -> Reply:
+    """Keep an uploaded file: its bytes kept under its id; the dataset check runs when processing ends."""
     svc = ctx.svc
-    size = source.stat().st_size
+    size = source.size
     if size > svc.limits.max_file_bytes:
-        source.unlink(missing_ok=True)
+        source.discard()
         raise errors.invalid_payload(
             f"The file is {size} bytes; the maximum is {svc.limits.max_file_bytes} bytes (512 MB).", "file"
         )
     file_id = svc.store.ids.new("file")
-    os.replace(source, svc.store.blob_path(file_id))
+    svc.store.blobs.put(file_id, source)
     now = svc.now()
     file: Obj = {
         "object": "file",
@@ -172,7 +179,7 @@ def upload(ctx: Ctx, _: dict[str, str]) -> Reply:
     filename = part.filename or "upload"
     purpose = _check_purpose(ctx, form.fields.get("purpose"), filename)
     expires_at = _expiry(ctx, form.fields, ctx.svc.now())
-    return _store(ctx, part.path, purpose, filename, expires_at)
+    return _store(ctx, part.blob, purpose, filename, expires_at)
 
 
 def _open_source(url: str) -> IO[bytes]:
@@ -221,9 +228,9 @@ def import_file(ctx: Ctx, _: dict[str, str]) -> Reply:
     expiry = body.get("expires_after") or {}
     fields = {f"expires_after.{k}": v for k, v in expiry.items()} if isinstance(expiry, dict) else {}
     expires_at = _expiry(ctx, fields, ctx.svc.now())
-    with _open_source(url) as source, tempfile.NamedTemporaryFile(dir=ctx.svc.store.blob_dir, delete=False) as out:
-        shutil.copyfileobj(source, out, 1024 * 1024)
-    return _store(ctx, Path(out.name), purpose, filename, expires_at)
+    with _open_source(url) as source:
+        blob = ctx.svc.store.blobs.from_stream(source)
+    return _store(ctx, blob, purpose, filename, expires_at)
 
 
 def list_files(ctx: Ctx, _: dict[str, str]) -> Reply:
@@ -252,9 +259,11 @@ def delete(ctx: Ctx, params: dict[str, str]) -> Reply:
     """``DELETE /files/{id}``: allowed even when a job used the file."""
     file = get_file(ctx, params["file"])
     del ctx.account["files"][file["id"]]
-    ctx.svc.verdicts.forget(ctx.svc.store.blob_path(file["id"]))
-    ctx.svc.tokens.forget(ctx.svc.store.blob_path(file["id"]))
-    ctx.svc.store.drop_blob(file["id"])
+    blob = ctx.svc.store.blobs.get(file["id"])
+    if blob is not None:
+        ctx.svc.verdicts.forget(blob)
+        ctx.svc.tokens.forget(blob)
+    ctx.svc.store.blobs.drop(file["id"])
     return Reply(200, {"object": "file", "deleted": True, "id": file["id"]})
 
 
@@ -268,4 +277,4 @@ def content(ctx: Ctx, params: dict[str, str]) -> Reply:
             raise errors.not_found("file", file["id"])
         raw = results_csv(job["seed"], job["_total_steps"], job["_steps_per_epoch"], bool(job.get("validation_file")))
         return Reply(200, raw=raw, media_type="application/octet-stream")
-    return Reply(200, file_path=ctx.svc.store.blob_path(file["id"]), media_type="application/octet-stream")
+    return Reply(200, blob=blob_of(ctx.svc, file["id"]), media_type="application/octet-stream")

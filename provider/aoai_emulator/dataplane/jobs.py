@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .. import endpoints, errors, lifecycle
+from ..blobs import Blob
 from ..catalog import BASE_MODELS, PAUSE_RESUME_VERSIONS, TRAINING_TYPES, root_base_model
 from ..http import Call, Reply, public
 from ..service import Service
@@ -65,7 +65,7 @@ def trainable_models(account: Obj) -> dict[str, str]:
     return {k: v for k, v in out.items() if k not in deleted}
 
 
-def due_token_counts(svc: Service, call: Call) -> list[tuple[Path, str]]:
+def due_token_counts(svc: Service, call: Call) -> list[tuple[Blob, str]]:
     """The training file's blob and encoding a job create will count and nobody has (call with the service lock held).
 
     Over-approximates, like the verdicts due: a count made ahead is only CPU spent early, never a change of state.
@@ -85,8 +85,8 @@ def due_token_counts(svc: Service, call: Call) -> list[tuple[Path, str]]:
     encoding = encoding_of(model) if isinstance(model, str) else None
     if file is None or encoding is None or encoding in file.get("_token_counts", {}):
         return []
-    blob = svc.store.blob_path(file["id"])
-    return [] if svc.tokens.ready(blob, encoding) else [(blob, encoding)]
+    blob = svc.store.blobs.get(file["id"])
+    return [] if blob is None or svc.tokens.ready(blob, encoding) else [(blob, encoding)]
 
 
 def _file_for_training(ctx: Ctx, file_id: Any, field: str) -> Obj:
@@ -251,7 +251,7 @@ def create(ctx: Ctx, _: dict[str, str]) -> Reply:
         "_trained": 0.0,
         "_hp_requested": hp,
         "_examples": training["_examples"],
-        "_tokens": tokens_per_epoch(training, ctx.svc.store.blob_path(training["id"]), model, ctx.svc.tokens),
+        "_tokens": tokens_per_epoch(training, ctx.svc.store.blobs.get(training["id"]), model, ctx.svc.tokens),
         "_events": [],
         "_training_type": training_type,  # as sent: not in the job schema, kept for tests of the wire
     }

@@ -280,7 +280,7 @@ def copy_status(ctx: Ctx, params: dict[str, str]) -> Reply:
 def knowledge(ctx: Ctx, model: str) -> behaviour.Knowledge | None:
     """What ``model`` (a resolved model name) learnt, if it is a fine-tuned model of this account."""
     svc = ctx.svc
-    return behaviour.knowledge(held_models(ctx.account), svc.accounts, ctx.account, model, svc.store.blob_path)
+    return behaviour.knowledge(held_models(ctx.account), svc.accounts, ctx.account, model, svc.store.blobs.get)
 
 
 def ask(ctx: Ctx, model: str, messages: list[Any]) -> behaviour.Answer:
