@@ -92,3 +92,27 @@ def test_an_error_logged_without_raising_is_a_failed_run(dev: Path, collections:
     result = _run(dev, "logged", "pulumi.log.error('the config is wrong')\npulumi.export('b', 'y')\n")
     assert result.outputs == {"b": "y"}
     assert collections == [1, 1]
+
+
+def test_a_failed_run_leaves_nothing_for_the_next_run_or_the_collector(dev: Path) -> None:
+    """A registration that fails on a missing stack output (the promotion example's prod without dev's model).
+
+    The program's other registrations wait on it and its outputs are never awaited; once the failure is
+    released (as a test ends) and the next run is done, a collection finds nothing left of the failed run.
+    """
+    body = (
+        "from pulumi_aoai_finetuning import TrainingFile, Deployment\n"
+        "ref = pulumi.StackReference('organization/dev/dev')\n"
+        "model = ref.require_output('fine_tuned_model')\n"
+        "f = TrainingFile('t', endpoint=model.apply(lambda m: 'https://a.openai.azure.com/'), path='train.jsonl')\n"
+        "d = Deployment('d', account_id=model, deployment_name='x', model=f.file_id, opts=pulumi.ResourceOptions("
+        "depends_on=[f]))\n"
+        "pulumi.export('deployed_model', d.model)\n"
+        "pulumi.export('file', f.file_id)\n"
+    )
+    with pytest.raises(HarnessError, match="fine_tuned_model") as failure:
+        _run(dev, "prod", body)
+    message = str(failure.value)
+    del failure  # as a test ends: what the failure held becomes garbage
+    assert _run(dev, "fine", "pulumi.export('b', 'y')\n").outputs == {"b": "y"}
+    assert _unawaited_now() == [], message

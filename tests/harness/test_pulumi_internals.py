@@ -137,7 +137,12 @@ def _root(helper: Any) -> str | None:
 
 
 def _settings(helper: Any) -> str | None:
-    return None if callable(getattr(getattr(helper, "outputs", None), "clear", None)) else "it has no `outputs` set"
+    if not callable(getattr(getattr(helper, "outputs", None), "clear", None)):
+        return "it has no `outputs` set"
+    manager = getattr(helper, "rpc_manager", None)
+    if not callable(getattr(manager, "clear", None)) or not isinstance(getattr(manager, "rpcs", None), list):
+        return "it has no `rpc_manager` with `rpcs` and `clear()`"
+    return None
 
 
 def _serialize_provider(helper: Any) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import logging
 import os
 import runpy
@@ -22,6 +23,7 @@ from .deployment import _Deployment
 from .monitor import _Mocks, _Monitor
 from .pulumi_internals import (
     clear_stack_outputs,
+    drop_pending_rpcs,
     ensure_event_loop,
     massage,
     reset_root_resource,
@@ -91,6 +93,34 @@ def _release_the_failure(exc: BaseException) -> None:
         seen.add(id(current))
         traceback.clear_frames(current.__traceback__)  # frames still running are skipped
         pending += [current.__cause__, current.__context__]
+
+
+def bury_a_failed_run(exc: BaseException) -> None:
+    """Once a failure has left :func:`run_once`, settle what the program left behind and collect it.
+
+    A failed program leaves the runtime's loop with tasks (registrations waiting for outputs that will never
+    resolve), outputs whose coroutines were never awaited and futures whose failure nobody read; through their
+    contexts they hold the run's stack, and the caller (a test's ``pytest.raises``) holds the failure. Left
+    alone they would be collected in whatever code runs next, each with a warning or an error in the log. As the
+    end of a program's process would, the tasks are cancelled and awaited (as ``asyncio.run`` does), the SDK's
+    coroutines never started are closed, the failures read, and everything collected.
+    """
+    loop = ensure_event_loop()
+    leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in leftover:
+        task.cancel()
+    if leftover:
+        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+    drop_pending_rpcs()
+    _release_the_failure(exc)
+    sdk = os.path.dirname(pulumi.__file__) + os.sep
+    for obj in gc.get_objects():
+        if inspect.iscoroutine(obj):
+            if obj.cr_code.co_filename.startswith(sdk) and inspect.getcoroutinestate(obj) == inspect.CORO_CREATED:
+                obj.close()  # never started: closing it is what the end of the process would do, without a warning
+        elif isinstance(obj, asyncio.Future) and obj.done() and not obj.cancelled() and obj.get_loop() is loop:
+            obj.exception()  # read: the run's failure was reported once, by the harness
+    _bury_the_programs_garbage()
 
 
 def _bury_the_programs_garbage() -> None:

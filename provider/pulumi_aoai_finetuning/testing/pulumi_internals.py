@@ -54,7 +54,10 @@ HELPERS: dict[str, str] = {
         "ClosingMockMonitor runs its Invoke, ReadResource and RegisterResource in a loop it closes after each"
     ),
     "pulumi.runtime.settings.ROOT": "cleared before each run so that set_mocks makes a fresh root stack",
-    "pulumi.runtime.settings.SETTINGS": "its `outputs` (pending RPCs) are cleared between runs in one process",
+    "pulumi.runtime.settings.SETTINGS": (
+        "its `outputs` (pending RPCs) are cleared between runs in one process, and its `rpc_manager` after a "
+        "failed run: the registrations still pending when the first one failed are held there until then"
+    ),
     "pulumi.dynamic.dynamic.serialize_provider": (
         "pickles a provider into `__provider` exactly as a dynamic resource does (sorted, by reference)"
     ),
@@ -92,6 +95,11 @@ def reset_root_resource() -> None:
 def clear_stack_outputs() -> None:
     """Drop the outstanding RPC tasks a finished run left (``settings.SETTINGS.outputs``)."""
     _settings.SETTINGS.outputs.clear()
+
+
+def drop_pending_rpcs() -> None:
+    """Forget the registrations a failed run left pending, and its failure (``SETTINGS.rpc_manager.clear``)."""
+    _settings.SETTINGS.rpc_manager.clear()
 
 
 def serialize_provider(provider: Any) -> str:
