@@ -16,7 +16,7 @@ The emulator is an ``aoai-emulator`` process of its own (its work never counts a
 2. No-op ``up`` and no-op ``preview`` of a stack of 240 ``TrainingFile`` resources (no request reaches the
    emulator) vs the same harness running 240 do-nothing dynamic resources (:class:`Nothing`, defined here, so the
    plugin imports it by reference). Goal <= 1.1x, plus the difference per resource in ms. ``Nothing`` registers 3
-   properties where a TrainingFile registers 21, and the SDK and the engine pay for each one on every resource
+   properties where a TrainingFile registers 22, and the SDK and the engine pay for each one on every resource
    (serialised, an ``Output`` with four futures, sent, diffed, saved) whoever the provider is; so the same
    commands are also run on 240 :class:`ShapedNothing`: do-nothing resources with a TrainingFile's properties
    and state (the same names and value types, as constants). Against it, what remains is what our code costs:
@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +94,7 @@ class Nothing(Resource):
 SHAPED_PROPS = (
     "endpoint", "path", "content_url", "filename", "purpose", "validate", "timeout_minutes", "model", "count_tokens",
     "file_id", "bytes", "status", "status_details", "examples", "format", "created_at", "tokens",
-    "max_example_tokens", "token_count", "sha256", "remote_filename",
+    "max_example_tokens", "token_count", "sha256", "remote_filename", "resource_key",
 )  # fmt: skip
 SHAPED_TOKEN_COUNT = {
     "examples": 12, "estimated_examples": 0, "file": "d.jsonl", "encoding": "o200k_base", "max_example_tokens": 34,
@@ -126,6 +127,7 @@ class ShapedNothing(Resource):
     def __init__(self, name: str, endpoint: str, path: str) -> None:
         props: dict[str, Any] = dict.fromkeys(SHAPED_PROPS)
         props.update(endpoint=endpoint, path=path)
+        props["resource_key"] = f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}"
         super().__init__(ShapedNothingProvider(), name, props)
 
 
@@ -371,16 +373,38 @@ def run(workdir: Path) -> list[dict[str, Any]]:
             1.1,
         )
         shaped_rows = _stat_rows(
-            f"  the same / {noop_size} do-nothing resources registering a TrainingFile's 21 properties",
+            f"  the same / {noop_size} do-nothing resources registering a TrainingFile's 22 properties",
             ours,
             noop[f"{command}-shaped"],
             "s",
             None,
         )
         for row in shaped_rows:
-            row["goal"] = "reported (the SDK's and engine's cost per property taken out)"
+            # What our code costs (provider import, check, diff, the class): the same property set on both sides.
+            row["goal"] = "<= 1.1x (our code alone)"
+            row["met"] = row["ratio"] <= 1.1
             row["figure"] = row["figure"].replace("  the same, min", "    the same, min")
         rows += shaped_rows
+        # The measured reason the 3-property goal is out of reach: what each registered property costs the SDK,
+        # the harness and the plugin on every resource, whoever the provider is.
+        extra_props = len(SHAPED_PROPS) + 1 - 4  # __provider included on both sides; Nothing registers 3
+        per_property = [
+            (a - b) * 1e6 / noop_size / extra_props
+            for a, b in zip(noop[f"{command}-shaped"], noop[f"{command}-nothing"], strict=True)
+        ]
+        rows.append(
+            {
+                "figure": f"  no-op {command}: cost of one registered property per resource (shaped do-nothing over "
+                f"do-nothing, {extra_props} properties more), median of {len(per_property)} "
+                f"(min {min(per_property):.1f})",
+                "ours": round(statistics.median(per_property), 1),
+                "baseline": None,
+                "unit": "us per property per resource",
+                "ratio": None,
+                "goal": "reported",
+                "met": True,
+            }
+        )
         for kind, label in (("-nothing", "do-nothing"), ("-shaped", "shaped do-nothing")):
             cpu_rows = _stat_rows(
                 f"  the same in CPU seconds (harness and plugin) / {label} resources",

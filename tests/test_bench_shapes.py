@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pulumi
+import pulumi.dynamic
 import pytest
-from benchmarks.bench_stack import SHAPED_PROPS, ShapedNothingProvider
+from benchmarks.bench_stack import SHAPED_PROPS, ShapedNothing, ShapedNothingProvider
 
 from pulumi_aoai_finetuning.resources import training_file
-from pulumi_aoai_finetuning.resources.training_file import TrainingFileProvider
+from pulumi_aoai_finetuning.resources.training_file import TrainingFile, TrainingFileProvider
 
 
-def test_the_shaped_baseline_registers_the_properties_a_training_file_registers() -> None:
-    """Same names as TrainingFile's inputs, outputs and computed inputs: none missing, none extra."""
-    registered = (*training_file.INPUTS, *training_file.OUTPUTS, *training_file.COMPUTED_INPUTS)
-    assert sorted(SHAPED_PROPS) == sorted(registered)
+def test_the_shaped_baseline_registers_the_properties_a_training_file_registers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The props each class hands to the SDK have the same names: none missing, none extra."""
+    registered: dict[str, list[str]] = {}
+
+    def record(self: Any, provider: Any, name: str, props: dict[str, Any], opts: Any = None) -> None:
+        registered[type(self).__name__] = sorted(props)
+
+    monkeypatch.setattr(pulumi.dynamic.Resource, "__init__", record)
+    TrainingFile("r0", endpoint="https://a.openai.azure.com/", path="d0.jsonl")
+    ShapedNothing("r0", "https://a.openai.azure.com/", "d0.jsonl")
+    assert registered["ShapedNothing"] == registered["TrainingFile"]
+    assert len(registered["TrainingFile"]) == len(SHAPED_PROPS)
 
 
 def test_the_shaped_baseline_checks_to_a_training_files_checked_shape(
@@ -26,7 +39,7 @@ def test_the_shaped_baseline_checks_to_a_training_files_checked_shape(
     data = tmp_path / "d0.jsonl"
     line = {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}
     data.write_text("".join(json.dumps(line) + "\n" for _ in range(12)))
-    news = {"endpoint": "https://a.openai.azure.com/", "path": str(data)}
+    news = {"endpoint": "https://a.openai.azure.com/", "path": str(data), training_file.OWNER_KEY: "proj/dev/r0"}
     real = TrainingFileProvider().check({}, news).inputs
     shaped = ShapedNothingProvider().check({}, news).inputs
     assert sorted(shaped) == sorted(real)
