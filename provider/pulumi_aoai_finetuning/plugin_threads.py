@@ -7,7 +7,12 @@ and every other dynamic resource's Check, Diff or Read queues behind them. A ``T
 ``_max_workers`` at each submit and starts a new worker whenever none is idle, so raising that number on the
 live executor is all it takes; a waiting create is a thread asleep in ``time.sleep``, which costs no CPU.
 
-The executor is found from the inside: ``configure`` runs in one of its workers, whose thread target is
+The pool is widened by the first create, update or delete (the calls that may wait), not at ``configure``: a
+plugin that only checks and diffs (every preview) keeps the SDK's 4 threads, where dozens of threads taking
+turns on the GIL for short calls cost it about a tenth more CPU. The bound is read and checked at ``configure``,
+so a bad value still fails every call before any request.
+
+The executor is found from the inside: such a call runs in one of its workers, whose thread target is
 ``concurrent.futures.thread._worker`` with a weak reference to the executor as first argument. Every step is
 checked; anything unexpected (another Pulumi, another Python, another server) leaves the server as it is and
 says so once, on stderr, which the engine shows as the plugin's diagnostics.
@@ -18,7 +23,7 @@ Stack config ``azure-openai:maxParallelOperations`` (default 64, at least 4) bou
 
 from __future__ import annotations
 
-import importlib.metadata
+import functools
 import os
 import re
 import sys
@@ -26,7 +31,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import thread as futures_thread
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pulumi
 
@@ -38,9 +43,11 @@ SDK_WORKERS = 4  # what pulumi.dynamic's server starts with, and the floor of th
 SWITCH = "AOAI_FT_PLUGIN_THREADS"
 VERIFIED = ((3, 272), (4, 0))  # the pinned pulumi range whose server this was read and tested against
 SERVER_MODULE = "pulumi.dynamic.__main__"
+F = TypeVar("F", bound=Callable[..., Any])
 
 _lock = threading.Lock()
 _settled = False
+_limit = DEFAULT_LIMIT
 
 
 def limit_from(get: Callable[[str], str | None]) -> int:
@@ -60,14 +67,31 @@ def limit_from(get: Callable[[str], str | None]) -> int:
     return value
 
 
-def widen(get: Callable[[str], str | None]) -> int | None:
+def configure(get: Callable[[str], str | None]) -> None:
+    """Read and check the configured bound for this process (a bad value fails the call now, naming the key)."""
+    global _limit  # noqa: PLW0603 - one bound per plugin process, from its stack config
+    _limit = limit_from(get)
+
+
+def before_waiting(method: F) -> F:
+    """``method`` (a provider's create, update or delete) widens the server, once, before it runs."""
+
+    @functools.wraps(method)
+    def widened_first(*args: Any, **kwargs: Any) -> Any:
+        widen()
+        return method(*args, **kwargs)
+
+    return cast(F, widened_first)
+
+
+def widen() -> int | None:
     """Let the plugin's gRPC server run up to the configured number of calls at once; once per process.
 
     Returns the server's worker limit after the change; ``None`` when an earlier call already did it, or when
     the server was left as it is (with one warning saying why).
     """
     global _settled  # noqa: PLW0603 - one server per plugin process: it is widened once
-    limit = limit_from(get)
+    limit = _limit
     with _lock:
         if _settled:
             return None
@@ -90,6 +114,13 @@ def widen(get: Callable[[str], str | None]) -> int | None:
     return None
 
 
+def _installed_pulumi() -> str:
+    """The installed Pulumi SDK's version (its metadata read only when the server is widened)."""
+    import importlib.metadata  # noqa: PLC0415 - a no-op preview never widens, so never pays for this import
+
+    return importlib.metadata.version("pulumi")
+
+
 def _server_executor() -> Any:
     """The thread pool of the server running this call, or a sentence saying why it cannot be used."""
     if os.environ.get(SWITCH, "").lower() in ("off", "0", "false", "sdk"):
@@ -97,7 +128,7 @@ def _server_executor() -> Any:
     version = _pulumi_version()
     if version is None or not VERIFIED[0] <= version < VERIFIED[1]:
         return (
-            f"pulumi {importlib.metadata.version('pulumi')} is installed, and this was checked against the server "
+            f"pulumi {_installed_pulumi()} is installed, and this was checked against the server "
             f"of pulumi {'.'.join(map(str, VERIFIED[0]))} to {VERIFIED[1][0] - 1}.x only"
         )
     main = sys.modules.get("__main__")
@@ -119,5 +150,5 @@ def _server_executor() -> Any:
 
 
 def _pulumi_version() -> tuple[int, int] | None:
-    match = re.match(r"(\d+)\.(\d+)", importlib.metadata.version("pulumi"))
+    match = re.match(r"(\d+)\.(\d+)", _installed_pulumi())
     return (int(match[1]), int(match[2])) if match else None

@@ -18,6 +18,7 @@ from aoai_emulator.catalog import Timings
 from pulumi_aoai_finetuning import FineTuningJob, TrainingFile
 from pulumi_aoai_finetuning.plugin_threads import LIMIT_KEY, SWITCH
 from pulumi_aoai_finetuning.testing import DynamicPlugin, EmulatedAccount, EngineReplay, ProviderError, Step
+from tests.emulator.support import chat_dataset
 
 from .conftest import SECRET_KEYS, PluginFactory
 
@@ -205,3 +206,36 @@ def test_identical_jobs_created_at_once_submit_one_paid_job(
     steps = _finish(results, threads)
     assert len(manual_account.objects("jobs")) == 1, "identical creates raced and each paid for a job"
     assert len({step.state.id for step in steps.values() if step.state}) == 1
+
+
+def _threads(plugin: DynamicPlugin) -> int:
+    """The plugin process's threads, as the kernel counts them."""
+    status = Path(f"/proc/{plugin.process.pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="counts threads in /proc (Linux)")
+def test_a_burst_of_checks_keeps_the_sdks_four_threads(
+    account: EmulatedAccount, make_plugin: PluginFactory, tmp_path: Path
+) -> None:
+    """A preview's checks run on the SDK's 4 workers: dozens of threads taking turns would cost it CPU.
+
+    Only a create, update or delete (which may wait) widens the server: the tests above, whose eight creates
+    wait at once, fail without that.
+    """
+    plugin = make_plugin(account)
+    engine = EngineReplay(plugin)
+    datasets = [chat_dataset(tmp_path / f"d{i}.jsonl", 12 + i) for i in range(24)]
+    engine.plan("first", TrainingFile, {"endpoint": account.endpoint, "path": str(datasets[0])})
+    before = _threads(plugin)  # the server's own threads and the worker that ran the first check
+    burst = [
+        threading.Thread(
+            target=engine.plan, args=(f"r{i}", TrainingFile, {"endpoint": account.endpoint, "path": str(path)})
+        )
+        for i, path in enumerate(datasets)
+    ]
+    for thread in burst:
+        thread.start()
+    for thread in burst:
+        thread.join(PATIENCE)
+    assert _threads(plugin) - before <= 3, "checks alone started workers beyond the SDK's 4"

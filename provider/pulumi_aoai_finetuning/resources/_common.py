@@ -13,10 +13,17 @@ from .. import config, plugin_threads
 class Provider(ResourceProvider):
     """Base of our providers: stateless (nothing pickled but the class reference), configured per process."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A provider's create, update and delete may wait for hours: each widens the plugin's server first."""
+        super().__init_subclass__(**kwargs)
+        for name in ("create", "update", "delete"):
+            if name in cls.__dict__:
+                setattr(cls, name, plugin_threads.before_waiting(cls.__dict__[name]))
+
     def configure(self, req: ConfigureRequest) -> None:
         """Remember the stack config for this process: credentials are read from it per call."""
         config.set_stack_config(req.config.get)
-        plugin_threads.widen(req.config.get)  # waiting creates must not hold all of the server's threads
+        plugin_threads.configure(req.config.get)  # checked now; the server is widened by the first wait
 
 
 def resource_props(
