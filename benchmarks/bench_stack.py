@@ -25,7 +25,7 @@ The emulator is an ``aoai-emulator`` process of its own (its work never counts a
 
 Repetitions are interleaved: each round runs every N of figure 1 (ours, then theirs), then figure 2's six
 commands (up, then preview, each on ours, the do-nothing stack and the shaped one). Figure 1 gets
-``BENCH_STACK_REPS`` rounds (default 3), figure 2 ``BENCH_STACK_NOOP_REPS`` (default 5: its runs are short and its
+``BENCH_STACK_REPS`` rounds (default 3), figure 2 ``BENCH_STACK_NOOP_REPS`` (default 7: its runs are short and its
 goal is tight, so its median needs more samples on a shared machine); about 3 minutes on 2 cores. The stacks of figure 2 are deployed once, not
 measured. Every figure is the min and the median over the repetitions. Alone: ``.venv/bin/python -m
 benchmarks.bench_stack`` (``BENCH_STACK_SIZES=1,10 BENCH_STACK_NOOP=10`` for a quick try).
@@ -320,7 +320,7 @@ def run(workdir: Path) -> list[dict[str, Any]]:
     workdir = workdir / "stack"
     (workdir / "state").mkdir(parents=True, exist_ok=True)
     reps = int(os.environ.get("BENCH_STACK_REPS", "3"))
-    noop_reps = int(os.environ.get("BENCH_STACK_NOOP_REPS", "5"))
+    noop_reps = int(os.environ.get("BENCH_STACK_NOOP_REPS", "7"))
     sizes = tuple(int(s) for s in os.environ.get("BENCH_STACK_SIZES", ",".join(map(str, SIZES))).split(","))
     noop_size = int(os.environ.get("BENCH_STACK_NOOP", str(NOOP_SIZE)))
     files, nothing, shaped = _write_programs(workdir)
