@@ -101,6 +101,12 @@ def widen() -> int | None:
         if not isinstance(found, str):
             with found._shutdown_lock:  # submit() reads _max_workers under this lock
                 found._max_workers = max(found._max_workers, limit)
+                # Each finished call leaves a permit saying a worker is idle, and a submit that finds one starts
+                # no thread. While the pool was full (a preview's burst of checks on 4 workers) permits piled up
+                # for workers that were never idle: left, they would queue the next creates behind the waiting
+                # ones. Dropped, a submit starts a worker whenever it finds no permit, up to the new bound.
+                while found._idle_semaphore.acquire(timeout=0):
+                    pass
                 # Calls queued before the change get a worker now rather than at the next submit.
                 for _ in range(min(found._work_queue.qsize(), found._max_workers)):
                     found._adjust_thread_count()

@@ -239,3 +239,30 @@ def test_a_burst_of_checks_keeps_the_sdks_four_threads(
     for thread in burst:
         thread.join(PATIENCE)
     assert _threads(plugin) - before <= 3, "checks alone started workers beyond the SDK's 4"
+
+
+def test_creates_after_a_burst_of_checks_all_wait_at_once(
+    manual_account: EmulatedAccount, make_plugin: PluginFactory, dataset: Path, tmp_path: Path
+) -> None:
+    """A burst of checks on the SDK's 4 workers, then eight waiting creates in the same plugin: all eight wait.
+
+    The burst leaves the pool's idle permits piled up (each finished call adds one); the widening drops them,
+    or the creates beyond the first four would find a permit, start no worker, and train in a second wave.
+    """
+    file_id = _upload(EngineReplay(make_plugin(manual_account)), manual_account, dataset)
+    engine = EngineReplay(make_plugin(manual_account))  # a plugin that has only checked when the creates come
+    burst = [
+        threading.Thread(
+            target=engine.plan,
+            args=(f"r{i}", TrainingFile, {"endpoint": manual_account.endpoint, "path": str(path)}),
+        )
+        for i, path in enumerate(chat_dataset(tmp_path / f"d{i}.jsonl", 12 + i) for i in range(24))
+    ]
+    for thread in burst:
+        thread.start()
+    for thread in burst:
+        thread.join(PATIENCE)
+    results, threads = _start_jobs(engine, manual_account, file_id, 8)
+    _until("all 8 jobs polled at once", lambda: len(_polled(manual_account)) == 8)
+    manual_account.emulator.advance(8 * PER_JOB)
+    _finish(results, threads)
