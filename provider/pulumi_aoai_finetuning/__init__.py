@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_names
 
 if TYPE_CHECKING:
     from .resources import (
@@ -63,14 +64,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """The resources, imported on first use: the ``aoai-ft`` command and the emulator never load the Pulumi SDK."""
-    if name in __all__:
-        value = getattr(importlib.import_module(".resources", __name__), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+# The resources, imported on first use: the ``aoai-ft`` command and the emulator never load the Pulumi SDK.
+__getattr__, __dir__ = lazy_names(__name__, dict.fromkeys(__all__, ".resources"), __all__)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_names
 
 if TYPE_CHECKING:
     from .arm import ArmClient, account_writes
@@ -64,20 +65,6 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The public name ``name``, imported from its module on first use."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{home}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 __all__ = [
     "ACCOUNT_ID_RE",
     "ApiKeyAuth",
@@ -109,3 +96,5 @@ __all__ = [
     "redact",
     "require_secure",
 ]
+
+__getattr__, __dir__ = lazy_names(__name__, {name: f".{home}" for name, home in _HOMES.items()}, __all__)

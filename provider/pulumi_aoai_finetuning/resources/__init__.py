@@ -6,8 +6,9 @@ imports ``training_file`` alone, not the three other resources (about 17 ms of e
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_names
 
 if TYPE_CHECKING:
     from .checkpoint_copy import CheckpointCopy, CheckpointCopyArgs, CheckpointCopyProvider
@@ -100,15 +101,4 @@ _MODULE_OF = {  # each name's module
 }
 
 
-def __getattr__(name: str) -> Any:
-    """A resource's name, its module imported on first use."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_names(__name__, {name: f".{home}" for name, home in _MODULE_OF.items()}, __all__)
