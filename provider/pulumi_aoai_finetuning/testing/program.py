@@ -22,7 +22,7 @@ from .dynamic import _Dynamic
 from .emulator import ARM_TOKEN, FAST_POLLING, served_private_emulator
 from .entra import EntraLogin, private_login, stack_subscription
 from .journal import pending_warning
-from .program_run import bury_a_failed_run, run_once
+from .program_run import run_once
 from .project import Project
 from .results import PREVIEW_UNKNOWN, REDACTED, HarnessError, ProgramResult, ProgramStep
 from .safety import ARM_ENDPOINT_KEY, NotLoopbackError, require_loopback_arm
@@ -200,8 +200,6 @@ def _program(ctx: _Context, deployment: _Deployment) -> tuple[dict[str, Any], se
     try:
         outputs = run_once(ctx, deployment, preview=deployment.preview)
     except Exception as exc:
-        # The run's frames have finished now: what the failure held of the program can be collected here.
-        bury_a_failed_run(exc)
         if deployment.error is not None:
             raise deployment.error from None
         if isinstance(exc, HarnessError):

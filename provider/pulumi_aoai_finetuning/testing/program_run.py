@@ -95,24 +95,23 @@ def _release_the_failure(exc: BaseException) -> None:
         pending += [current.__cause__, current.__context__]
 
 
-def bury_a_failed_run(exc: BaseException) -> None:
-    """Once a failure has left :func:`run_once`, settle what the program left behind and collect it.
+def _settle_a_failed_run(loop: asyncio.AbstractEventLoop) -> None:
+    """Settle what a failed program left behind, quietly, as the end of its process would, and collect it.
 
-    A failed program leaves the runtime's loop with tasks (registrations waiting for outputs that will never
-    resolve), outputs whose coroutines were never awaited and futures whose failure nobody read; through their
-    contexts they hold the run's stack, and the caller (a test's ``pytest.raises``) holds the failure. Left
-    alone they would be collected in whatever code runs next, each with a warning or an error in the log. As the
-    end of a program's process would, the tasks are cancelled and awaited (as ``asyncio.run`` does), the SDK's
-    coroutines never started are closed, the failures read, and everything collected.
+    The CLI runs a program in a process of its own, which ends with it. Here the program runs in-process, and a
+    failed one leaves the runtime's loop with tasks (registrations waiting for outputs that will never resolve),
+    outputs whose coroutines were never awaited and futures whose failure nobody read. Whenever the garbage
+    collector met them, in whatever code runs next (while the caller holds the failure, it holds them too), each
+    would warn or log an error. So the tasks are cancelled and awaited (as ``asyncio.run`` does), the SDK's
+    coroutines never started are closed and the failures read: collected now or later, they say nothing. A run
+    that did not fail leaves none, and is not made to pay for this.
     """
-    loop = ensure_event_loop()
     leftover = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in leftover:
         task.cancel()
     if leftover:
         loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
     drop_pending_rpcs()
-    _release_the_failure(exc)
     sdk = os.path.dirname(pulumi.__file__) + os.sep
     for obj in gc.get_objects():
         if inspect.iscoroutine(obj):
@@ -120,17 +119,6 @@ def bury_a_failed_run(exc: BaseException) -> None:
                 obj.close()  # never started: closing it is what the end of the process would do, without a warning
         elif isinstance(obj, asyncio.Future) and obj.done() and not obj.cancelled() and obj.get_loop() is loop:
             obj.exception()  # read: the run's failure was reported once, by the harness
-    _bury_the_programs_garbage()
-
-
-def _bury_the_programs_garbage() -> None:
-    """Collect the outputs a failed program left unawaited, quietly, as the end of its process would.
-
-    The CLI runs a program in a process of its own, which ends with it. Here the program runs in-process: an
-    output it built before failing (a ``require_output`` of a missing stack output, say) holds coroutines that
-    nobody will await, and Python would warn about them whenever the garbage collector next runs, in whatever
-    code runs then. A run that did not fail leaves none, and is not made to pay for a full collection.
-    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"coroutine '.*' was never awaited", category=RuntimeWarning)
         gc.collect()
@@ -210,4 +198,4 @@ def run_once(ctx: _Context, deployment: _Deployment, preview: bool) -> tuple[dic
         reset_root_resource()
         clear_stack_outputs()
         if outcome.failed:
-            _bury_the_programs_garbage()
+            _settle_a_failed_run(loop)
