@@ -24,7 +24,7 @@ from ..client import (
 from ..client.content import ContentUnavailableError, content_version, fetched, shown_url, url_filename
 from ..client.uploads import upload_file
 from ..client.waiting import adopt_or_create, poll_until
-from ..datasets import cache, validate_file
+from ..datasets import DatasetReport, cache, validate_file
 from ..datasets.counts import count_tokens, over_limit
 from ..encodings import UnknownModelError, encoding_for_model
 from ..inputs import Failures, check_endpoint, check_number, diff, is_unknown, user_inputs
@@ -90,6 +90,15 @@ def _name(inputs: dict[str, Any], olds: dict[str, Any], filename: str, digest: s
     if isinstance(kept, str) and same and (is_unknown(endpoint) or olds.get("endpoint") == endpoint):
         return kept
     return _remote_filename(filename, digest, inputs.get(OWNER_KEY))
+
+
+def _record_shape(inputs: dict[str, Any], olds: dict[str, Any], filename: str, report: DatasetReport) -> None:
+    """What a check read of the dataset, into the checked inputs: its digest, remote name, examples, format, size."""
+    inputs["sha256"] = report.sha256
+    inputs["remote_filename"] = _name(inputs, olds, filename, report.sha256)
+    inputs["examples"] = report.examples
+    inputs["format"] = report.format
+    inputs["bytes"] = report.size
 
 
 class TrainingFileProvider(Provider):
@@ -172,11 +181,7 @@ class TrainingFileProvider(Provider):
         if validate and purpose == "fine-tune":
             for error in errors:
                 failures.add("content_url", error)
-        inputs["sha256"] = report.sha256
-        inputs["remote_filename"] = _name(inputs, olds, str(name), report.sha256)
-        inputs["examples"] = report.examples
-        inputs["format"] = report.format
-        inputs["bytes"] = report.size
+        _record_shape(inputs, olds, str(name), report)
         if fetched_version is not None:
             inputs["source_version"] = fetched_version
 
@@ -206,11 +211,7 @@ class TrainingFileProvider(Provider):
                 _count_tokens(failures, inputs, file, path, "path")
         filename = inputs.get("filename") if isinstance(inputs.get("filename"), str) else file.name
         inputs["filename"] = filename
-        inputs["sha256"] = report.sha256
-        inputs["remote_filename"] = _name(inputs, olds, str(filename), report.sha256)
-        inputs["examples"] = report.examples
-        inputs["format"] = report.format
-        inputs["bytes"] = report.size
+        _record_shape(inputs, olds, str(filename), report)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """Replace on content, source, name, purpose or account; the rest changes no remote object."""
