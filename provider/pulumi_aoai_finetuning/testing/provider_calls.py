@@ -62,30 +62,17 @@ def to_struct(props: Mapping[str, Any]) -> Any:
     copied straight into the ``Struct``, as the engine marshals a property map; the SDK's serializer, which
     awaits each value as a possible ``Output``, is kept for anything else (an asset, say).
     """
-    present = {k: v for k, v in props.items() if v is not None}  # a None property is not sent, as the SDK does
-    if _is_plain(present):
-        struct = struct_pb2.Struct()
-        struct.update(present)
+    struct = struct_pb2.Struct()
+    try:
+        struct.update({k: v for k, v in props.items() if v is not None})  # the SDK sends no None property
         return struct
+    except (TypeError, ValueError):
+        pass  # not JSON data all through: protobuf refuses it, the SDK serializes it
     holder: _ThreadLoop | None = getattr(_loops, "holder", None)
     if holder is None:
         # A private loop, not asyncio.run: that would unset the thread's current loop (the runtime's, in main).
         holder = _loops.holder = _ThreadLoop()
     return holder.loop.run_until_complete(rpc.serialize_properties(dict(props), {}))
-
-
-_SCALARS = (str, bool, int, float, type(None))
-
-
-def _is_plain(value: Any) -> bool:
-    """Whether ``value`` is JSON data only (str keys; no Output, asset, resource or other object in it)."""
-    if isinstance(value, _SCALARS):
-        return True
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(_is_plain(v) for v in value)
-    return False
 
 
 def from_struct(struct: Any) -> dict[str, Any]:
