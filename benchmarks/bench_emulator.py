@@ -111,7 +111,7 @@ WRITER = (
     + "    os.close(fd)\n    os.unlink(name)\n"
 )
 
-# The floor for a server that keeps what it receives in memory: the sink, keeping each read (2 MiB, as the
+# The floor for a server that keeps what it receives in memory: the sink, keeping each read (4 MiB, as the
 # emulator reads) as the bytes object it is, with the emulator's heap policy (freed memory kept for reuse).
 KEEPER = (
     SINK.replace("import socket, sys", "import ctypes, socket, sys")

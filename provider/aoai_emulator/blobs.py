@@ -130,8 +130,14 @@ class Blob:
             chunks = self._chunks
             if chunks is None:
                 return self._gone() if self._path is None else self._path
-            assert self._store is not None
-            path = self._store._write_file(chunks, self.name)
+        assert self._store is not None
+        # Written without the blob's lock: a delete meanwhile (under the service lock) must not wait for it.
+        path = self._store._write_file(chunks, self.name)
+        with self._lock:
+            if self._chunks is not chunks:  # discarded, or written out by another reader, meanwhile
+                if self._path != path:
+                    path.unlink(missing_ok=True)
+                return self._gone() if self._path is None else self._path
             self._path, self._chunks = path, None
         self._store._release(self.size)
         return path
@@ -260,7 +266,13 @@ class BlobStore:
         return out.finish()
 
     def put(self, name: str, blob: Blob) -> None:
-        """Keep ``blob`` under ``name`` (a file or part id); a blob on disk is renamed to it."""
+        """Keep ``blob`` under ``name`` (a file or part id); a blob on disk is renamed to it.
+
+        The service lock guards the names (every caller holds it); a blob already under ``name`` is freed.
+        """
+        old = self._blobs.get(name)
+        if old is not None and old is not blob:
+            old.discard()
         with blob._lock:
             if blob._path is not None:
                 path = self.directory / name
@@ -314,17 +326,23 @@ class BlobStore:
             for part in parts:
                 part._lock.release()
         if joined is None:
-            for part in parts:
-                part.on_disk()
-            first = parts[0]._path
-            assert first is not None
+            # Each byte written once: the first part's file is renamed when it has one, the rest appended from
+            # wherever they are (memory or disk), each freed as soon as it is in.
             path = self.directory / f".join-{name}"
-            os.replace(first, path)
-            parts[0]._path = None
+            first, rest = parts[0], parts[1:]
+            with first._lock:
+                moved = first._chunks is None and first._path is not None
+                if moved:
+                    assert first._path is not None
+                    os.replace(first._path, path)
+                    first._path = None
+            if not moved:
+                path.write_bytes(b"")
+                rest = parts
             with path.open("ab") as out:
-                for part in parts[1:]:
-                    with part.open() as src:
-                        shutil.copyfileobj(src, out, READ_BUFFER)
+                for part in rest:
+                    for chunk in part.iter_chunks():
+                        out.write(chunk)
                     part.discard()
             joined = Blob(self, path.stat().st_size, path=path)
         self.put(name, joined)

@@ -1,6 +1,6 @@
 """The ``aoai-emulator`` process keeps the memory of freed blobs for the next upload (glibc only).
 
-Why: a blob held in memory is the chunks read from the socket, 2 MiB each. glibc hands such blocks out
+Why: a blob held in memory is the chunks read from the socket, 4 MiB each. glibc hands such blocks out
 of its heap and gives the heap's top back to the kernel as soon as it is freed (its trim threshold follows
 its mmap threshold, a few MiB), so after a file is deleted the next upload of the same size touches fresh
 pages again: 128,000 page faults, about 0.25 s of system time per 500 MB, more than receiving the bytes.

@@ -55,11 +55,10 @@ class Store:
         self.ids = IdFactory(self.seed, self.data["id_counter"])
         if self.state_file:
             # The state outlives the process, so its blobs must too: every one is on disk.
-            self.blob_dir = Path(f"{self.state_file}.blobs")
-            self.blobs = BlobStore(self.blob_dir, 0, owned=False)
+            self.blobs = BlobStore(Path(f"{self.state_file}.blobs"), 0, owned=False)
         else:
-            self.blob_dir = Path(tempfile.mkdtemp(prefix="aoai-emulator-blobs-"))
-            self.blobs = BlobStore(self.blob_dir, blob_memory_limit_mb * 1024 * 1024, owned=True)
+            directory = Path(tempfile.mkdtemp(prefix="aoai-emulator-blobs-"))
+            self.blobs = BlobStore(directory, blob_memory_limit_mb * 1024 * 1024, owned=True)
 
     # --- accounts and their collections ----------------------------------------------------------
 

@@ -52,10 +52,7 @@ def _file_rows(ctx: Ctx, file_id: Any) -> list[dict[str, Any]]:
             f"The file '{file_id}' is {file['status']}, not processed; wait until it is 'processed'.", f"{SOURCE}.id"
         )
     rows = []
-    blob = ctx.svc.store.blobs.get(file_id)
-    if blob is None:
-        raise FileNotFoundError(f"the bytes of {file_id} are gone from the blob store")
-    with blob.open() as fh:
+    with files.blob_of(ctx.svc, file_id).open() as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue

@@ -15,7 +15,7 @@ from ..catalog import UPLOAD_PURPOSES
 from ..http import Reply, public
 from ..state import Obj
 from .context import Ctx
-from .files import _check_purpose, _store
+from .files import _check_purpose, _store, blob_of
 
 EXPIRY_SECONDS = 3600
 MAX_PART_BYTES = 64 * 1024 * 1024
@@ -119,10 +119,7 @@ def add_part(ctx: Ctx, params: dict[str, str]) -> Reply:
 def _md5(ctx: Ctx, part_ids: list[str]) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     for part_id in part_ids:
-        part = ctx.svc.store.blobs.get(part_id)
-        if part is None:
-            raise FileNotFoundError(f"the bytes of part {part_id} are gone from the blob store")
-        for chunk in part.iter_chunks():
+        for chunk in blob_of(ctx.svc, part_id).iter_chunks():
             digest.update(chunk)
     return digest.hexdigest()
 
